@@ -1,0 +1,3 @@
+"""voltbridge: an open EV-charging backoffice."""
+
+__version__ = "0.1.0"
