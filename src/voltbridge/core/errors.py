@@ -1,14 +1,14 @@
 """Domain errors. Every edge maps them in one table (HTTP status, OCPP CALLERROR, OCPI status).
 
-    VoltbridgeError
-    ├── NotFound            a thing the caller named does not exist (or is outside the caller's scope)
-    ├── Conflict            the request contradicts current state (duplicate, immutable field, referenced)
-    ├── Forbidden           the caller may see the thing but not do this to it
-    ├── InvalidInput        the request is malformed or violates a rule
-    └── StationError        a command to a charger did not get an answer
-        ├── StationOffline  no socket for that charger is open anywhere
-        ├── StationTimeout  the charger did not answer in time
-        └── StationRejected the charger answered with a CALLERROR
+VoltbridgeError
+├── NotFound            a thing the caller named does not exist (or is outside the caller's scope)
+├── Conflict            the request contradicts current state (duplicate, immutable field, referenced)
+├── Forbidden           the caller may see the thing but not do this to it
+├── InvalidInput        the request is malformed or violates a rule
+└── StationError        a command to a charger did not get an answer
+    ├── StationOffline  no socket for that charger is open anywhere
+    ├── StationTimeout  the charger did not answer in time
+    └── StationRejected the charger answered with a CALLERROR
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ class StationOffline(StationError):
     """Raised when a command is sent to a charger that has no open socket."""
 
     def __init__(self, station_id: str, action: str) -> None:
-        super().__init__(station_id, action, f"station {station_id!r} is not connected; {action} was not sent")
+        super().__init__(
+            station_id, action, f"station {station_id!r} is not connected; {action} was not sent"
+        )
 
 
 class StationTimeout(StationError):
@@ -58,6 +60,13 @@ class StationTimeout(StationError):
             station_id, action, f"station {station_id!r} did not answer {action} within {timeout:g} s"
         )
         self.timeout = timeout
+
+
+class StationBusy(StationError):
+    """Raised when too many commands already wait for the charger's one CALL in flight."""
+
+    def __init__(self, station_id: str, action: str) -> None:
+        super().__init__(station_id, action, f"station {station_id!r} has too many commands waiting; retry later")
 
 
 class StationRejected(StationError):

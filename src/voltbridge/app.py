@@ -1,0 +1,169 @@
+"""The composition root: builds every service from settings and runs the servers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from voltbridge.bus import Bus, LocalBus
+from voltbridge.config import Settings
+from voltbridge.core.authorization import AuthorizationService
+from voltbridge.core.clock import Clock, SystemClock
+from voltbridge.core.commands.service import CommandService
+from voltbridge.core.stations.service import StationService
+from voltbridge.core.tokens.service import TokenService
+from voltbridge.core.transactions.meter_writer import MeterWriter
+from voltbridge.core.transactions.service import TransactionService
+from voltbridge.core.users.service import UserService
+from voltbridge.ocpp.commands import OcppCommandSchema
+from voltbridge.ocpp.gateway import Gateway, GatewayOptions
+from voltbridge.ocpp.hooks import ChargerTraffic, NoTraffic
+from voltbridge.ocpp.protocol import OcppVersion
+from voltbridge.ocpp.services import GatewayServices
+from voltbridge.ocpp.v16.handlers import Ocpp16Handlers
+from voltbridge.store import Database, upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ports:
+    """Where the servers listen (after start: the bound ports)."""
+
+    ocpp: int | None = None
+    ocpp_tls: int | None = None
+    http: int | None = None
+
+
+@dataclass
+class App:
+    """Every long-lived object of one voltbridge process."""
+
+    settings: Settings
+    db: Database
+    bus: Bus
+    clock: Clock
+    meter_writer: MeterWriter
+    stations: StationService
+    tokens: TokenService
+    transactions: TransactionService
+    commands: CommandService
+    authorization: AuthorizationService
+    users: UserService
+    traffic: ChargerTraffic
+    gateway: Gateway
+    ports: Ports = field(default_factory=Ports)
+    _http: uvicorn.Server | None = None
+    _http_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None) -> App:
+        clock = clock or SystemClock()
+        db = Database(settings.database_url)
+        bus = bus or _bus_for(settings)
+        meter_writer = MeterWriter(db, max_rows=settings.meter_batch_size * 10)
+        stations = StationService(
+            db,
+            bus,
+            clock,
+            unknown_stations=settings.unknown_stations,
+            heartbeat_interval=settings.heartbeat_interval,
+            pending_interval=settings.pending_retry_interval,
+        )
+        tokens = TokenService(db, clock)
+        transactions = TransactionService(db, bus, clock, meter_writer)
+        authorization = AuthorizationService(
+            tokens, authority_timeout=settings.authority_timeout, fallback=settings.authority_fallback
+        )
+        commands = CommandService(db, bus, clock, OcppCommandSchema(), default_timeout=settings.command_timeout)
+        users = UserService(db, clock, admin_token=settings.admin_token)
+        traffic: ChargerTraffic = NoTraffic()
+        services = GatewayServices(stations, transactions, authorization, clock)
+        gateway = Gateway(
+            stations,
+            bus,
+            {OcppVersion.V16: Ocpp16Handlers(services).router()},
+            traffic,
+            GatewayOptions(node_id=settings.node_id, ping_interval=settings.ping_interval),
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            clock=clock,
+            meter_writer=meter_writer,
+            stations=stations,
+            tokens=tokens,
+            transactions=transactions,
+            commands=commands,
+            authorization=authorization,
+            users=users,
+            traffic=traffic,
+            gateway=gateway,
+        )
+
+    async def start(self, *, migrate: bool = True, http: bool = True) -> Ports:
+        """Migrate, start the bus and writers, then open the OCPP and HTTP ports."""
+        if migrate:
+            await upgrade(self.settings.database_url)
+        await self.bus.start()
+        await self.meter_writer.start()
+        s = self.settings
+        self.ports.ocpp = await self.gateway.listen(s.host, s.ocpp_port)
+        tls = _tls_context(s)
+        if tls is not None:
+            self.ports.ocpp_tls = await self.gateway.listen(s.host, s.ocpp_tls_port, ssl_context=tls)
+        if http:
+            await self._start_http()
+        return self.ports
+
+    async def _start_http(self) -> None:
+        from voltbridge.api import create_api
+
+        api = create_api(self)
+        config = uvicorn.Config(
+            api, host=self.settings.host, port=self.settings.http_port, log_level="warning", lifespan="off"
+        )
+        self._http = uvicorn.Server(config)
+        self._http_task = asyncio.create_task(self._http.serve(), name="http")
+        while not self._http.started:
+            if self._http_task.done():
+                await self._http_task
+                raise RuntimeError("the HTTP server did not start")
+            await asyncio.sleep(0.01)
+        self.ports.http = self._http.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close ports, flush meter values, close the bus and the database."""
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+        await self.gateway.close()
+        await self.meter_writer.close()
+        await self.bus.close()
+        await self.db.close()
+
+
+def _bus_for(settings: Settings) -> Bus:
+    if not settings.bus_url:
+        return LocalBus()
+    from voltbridge.bus.nats import NatsBus
+
+    return NatsBus(settings.bus_url, node_id=settings.node_id)
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS for security profiles 2 and 3; with a CA, client certificates are asked for and verified."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    if settings.tls_ca is not None:
+        context.load_verify_locations(settings.tls_ca)
+        context.verify_mode = ssl.CERT_OPTIONAL  # profile 2 chargers have no certificate
+    return context

@@ -1,0 +1,50 @@
+"""Settings: the only module that reads the environment (VOLTBRIDGE_*) or a TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voltbridge.core.authorization import Fallback
+from voltbridge.core.stations.service import UnknownStationPolicy
+
+
+class Settings(BaseSettings):
+    """Every setting of a voltbridge process, typed, with the defaults of INTERFACES.md."""
+
+    model_config = SettingsConfigDict(env_prefix="VOLTBRIDGE_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/voltbridge.db"
+    host: str = "0.0.0.0"
+    ocpp_port: int = 9000
+    http_port: int = 8000
+    ocpp_tls_port: int = 9443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    bus_url: str = ""
+    admin_token: str = ""
+    unknown_stations: UnknownStationPolicy = UnknownStationPolicy.PENDING
+
+    heartbeat_interval: int = Field(default=300, ge=10, description="seconds, sent in BootNotification")
+    pending_retry_interval: int = Field(default=60, ge=5, description="seconds, for Pending boots")
+    command_timeout: float = Field(default=30.0, gt=0, description="seconds a charger has to answer")
+    ping_interval: float | None = Field(default=60.0, description="WebSocket ping interval (None: off)")
+    meter_batch_size: int = Field(default=200, ge=1)
+    meter_flush_interval: float = Field(default=0.25, gt=0, description="seconds between batch writes")
+    authority_timeout: float = Field(default=5.0, gt=0, description="seconds to wait on a Billing upstream")
+    authority_fallback: Fallback = Fallback.LOCAL
+    node_id: str = "local"
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **overrides: object) -> Settings:
+        """Settings from the environment, then a TOML file (its keys are the names without prefix)."""
+        values: dict[str, object] = {}
+        if config_file is not None:
+            with config_file.open("rb") as f:
+                values = {k.lower(): v for k, v in tomllib.load(f).items()}
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

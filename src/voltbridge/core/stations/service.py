@@ -1,0 +1,339 @@
+"""Stations: registration, admission at the handshake, boot, status, presence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voltbridge.bus import Bus
+from voltbridge.core.clock import Clock
+from voltbridge.core.errors import Conflict, InvalidInput, NotFound
+from voltbridge.core.events import StationBooted, StationConnected, StationDisconnected, StatusChanged
+from voltbridge.core.security import hash_password, verify_password
+from voltbridge.store import Database
+from voltbridge.store.models import Connector, Station, StationEvent
+
+BOOT_FIELDS = {
+    "chargePointVendor": "vendor",
+    "chargePointModel": "model",
+    "chargePointSerialNumber": "serial_number",
+    "chargeBoxSerialNumber": "charge_box_serial_number",
+    "firmwareVersion": "firmware_version",
+    "iccid": "iccid",
+    "imsi": "imsi",
+    "meterType": "meter_type",
+    "meterSerialNumber": "meter_serial_number",
+}
+
+
+class UnknownStationPolicy(StrEnum):
+    REJECT = "reject"
+    PENDING = "pending"
+    ACCEPT = "accept"
+
+
+class Admission(StrEnum):
+    """The handshake's verdict on a station."""
+
+    ADMITTED = "admitted"
+    UNKNOWN = "unknown"  # not registered and the policy rejects strangers
+    BAD_PASSWORD = "bad_password"
+
+
+@dataclass(frozen=True, slots=True)
+class BootDecision:
+    status: str  # Accepted | Pending | Rejected
+    interval: int
+
+
+@dataclass(frozen=True, slots=True)
+class StationUpdate:
+    """Fields an API caller may change; None means unchanged."""
+
+    password: str | None = None
+    clear_password: bool = False
+    description: str | None = None
+    lenient: bool | None = None
+    registration_status: str | None = None
+    ocpp_version: str | None = None
+
+
+REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+
+
+class StationService:
+    """The rules for stations. Every change goes through here."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        clock: Clock,
+        *,
+        unknown_stations: UnknownStationPolicy,
+        heartbeat_interval: int,
+        pending_interval: int,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._clock = clock
+        self._unknown = unknown_stations
+        self._heartbeat_interval = heartbeat_interval
+        self._pending_interval = pending_interval
+
+    async def register(
+        self,
+        station_id: str,
+        *,
+        password: str | None = None,
+        ocpp_version: str | None = None,
+        description: str | None = None,
+        lenient: bool = False,
+    ) -> Station:
+        """Pre-register a station so it is accepted when it connects."""
+        _check_station_id(station_id)
+        if password is not None:
+            _check_password(password)
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            if await session.get(Station, station_id) is not None:
+                raise Conflict(f"station {station_id!r} already exists")
+            station = Station(
+                id=station_id,
+                password_hash=hash_password(password) if password else None,
+                ocpp_version=ocpp_version,
+                registration_status="Accepted",
+                description=description,
+                lenient=lenient,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(station)
+        return station
+
+    async def update(self, station_id: str, change: StationUpdate) -> Station:
+        async with self._db.transaction() as session:
+            station = await self._get(session, station_id)
+            if change.password is not None:
+                _check_password(change.password)
+                station.password_hash = hash_password(change.password)
+            if change.clear_password:
+                station.password_hash = None
+            if change.description is not None:
+                station.description = change.description
+            if change.lenient is not None:
+                station.lenient = change.lenient
+            if change.ocpp_version is not None:
+                station.ocpp_version = change.ocpp_version
+            if change.registration_status is not None:
+                if change.registration_status not in REGISTRATION_STATUSES:
+                    raise InvalidInput(
+                        f"registration_status must be one of {', '.join(REGISTRATION_STATUSES)}"
+                    )
+                station.registration_status = change.registration_status
+            station.updated_at = self._clock.now()
+        return station
+
+    async def delete(self, station_id: str) -> None:
+        async with self._db.transaction() as session:
+            station = await self._get(session, station_id)
+            await session.delete(station)
+
+    async def get(self, station_id: str) -> Station:
+        async with self._db.read() as session:
+            return await self._get(session, station_id)
+
+    async def get_all(self, *, limit: int = 100, offset: int = 0) -> tuple[Sequence[Station], int]:
+        async with self._db.read() as session:
+            total = await session.scalar(select(func.count()).select_from(Station)) or 0
+            rows = await session.scalars(select(Station).order_by(Station.id).limit(limit).offset(offset))
+            return rows.all(), total
+
+    async def connectors(self, station_ids: Sequence[str]) -> dict[str, list[Connector]]:
+        """Connector statuses for the given stations, keyed by station id."""
+        result: dict[str, list[Connector]] = {sid: [] for sid in station_ids}
+        if not station_ids:
+            return result
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Connector)
+                .where(Connector.station_id.in_(station_ids))
+                .order_by(Connector.station_id, Connector.connector_id)
+            )
+            for row in rows:
+                result[row.station_id].append(row)
+        return result
+
+    async def admit(self, station_id: str, password: str | None, *, certificate: bool = False) -> Admission:
+        """Decide at the WebSocket handshake whether this station may connect.
+
+        A registered station with a password must present it (HTTP Basic) unless it showed a verified
+        client certificate in its name (`certificate`); a stranger is refused, or recorded as Pending /
+        Accepted, as the unknown-stations policy says.
+        """
+        async with self._db.transaction() as session:
+            station = await session.get(Station, station_id)
+            if station is None:
+                if self._unknown is UnknownStationPolicy.REJECT:
+                    return Admission.UNKNOWN
+                now = self._clock.now()
+                status = "Accepted" if self._unknown is UnknownStationPolicy.ACCEPT else "Pending"
+                session.add(
+                    Station(id=station_id, registration_status=status, created_at=now, updated_at=now)
+                )
+                return Admission.ADMITTED
+            if station.password_hash is None or certificate:
+                return Admission.ADMITTED
+            if password is None or not verify_password(station.password_hash, password):
+                return Admission.BAD_PASSWORD
+            return Admission.ADMITTED
+
+    async def lenient(self, station_id: str) -> bool:
+        async with self._db.read() as session:
+            station = await session.get(Station, station_id)
+            return bool(station and station.lenient)
+
+    async def connected(self, station_id: str, *, ocpp_version: str, node: str) -> None:
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            station = await self._get(session, station_id)
+            station.connected_node = node
+            station.connected_at = now
+            station.last_seen_at = now
+            station.ocpp_version = ocpp_version
+        await self._bus.publish(StationConnected(station_id=station_id, ocpp_version=ocpp_version, at=now))
+
+    async def disconnected(self, station_id: str, *, node: str, reason: str) -> None:
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            station = await session.get(Station, station_id)
+            # A newer socket on another node (or this one) may already own the station.
+            if station is None or station.connected_node != node:
+                return
+            station.connected_node = None
+            station.disconnected_at = now
+        await self._bus.publish(StationDisconnected(station_id=station_id, at=now, reason=reason))
+
+    async def boot(self, station_id: str, boot: dict[str, Any]) -> BootDecision:
+        """Record a BootNotification and decide Accepted / Pending / Rejected."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            station = await self._get(session, station_id)
+            for wire, column in BOOT_FIELDS.items():
+                setattr(station, column, boot.get(wire))
+            station.boot_payload = boot
+            station.booted_at = now
+            station.last_seen_at = now
+            station.updated_at = now
+            status = station.registration_status
+        interval = self._heartbeat_interval if status == "Accepted" else self._pending_interval
+        await self._bus.publish(
+            StationBooted(station_id=station_id, registration_status=status, at=now, boot=boot)
+        )
+        return BootDecision(status=status, interval=interval)
+
+    async def seen(self, station_id: str) -> datetime:
+        """A Heartbeat: note that the station is alive; returns the current time for the answer."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            station = await session.get(Station, station_id)
+            if station is not None:
+                station.last_seen_at = now
+        return now
+
+    async def status_notification(
+        self,
+        station_id: str,
+        connector_id: int,
+        *,
+        status: str,
+        error_code: str,
+        at: datetime,
+        info: str | None = None,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
+    ) -> None:
+        """Record a connector's status (keeping the history as station events)."""
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            connector = await session.get(Connector, (station_id, connector_id))
+            if connector is None:
+                connector = Connector(station_id=station_id, connector_id=connector_id)
+                session.add(connector)
+            # An older notification that arrives late must not overwrite a newer status.
+            if connector.status_at is None or connector.status_at <= at:
+                connector.status = status
+                connector.error_code = error_code
+                connector.info = info
+                connector.vendor_id = vendor_id
+                connector.vendor_error_code = vendor_error_code
+                connector.status_at = at
+            connector.updated_at = now
+            session.add(
+                StationEvent(
+                    station_id=station_id,
+                    kind="status",
+                    at=at,
+                    data={
+                        "connector_id": connector_id,
+                        "status": status,
+                        "error_code": error_code,
+                        "info": info,
+                        "vendor_id": vendor_id,
+                        "vendor_error_code": vendor_error_code,
+                    },
+                )
+            )
+            station = await session.get(Station, station_id)
+            if station is not None:
+                station.last_seen_at = now
+        await self._bus.publish(
+            StatusChanged(
+                station_id=station_id, connector_id=connector_id, status=status, error_code=error_code, at=at
+            )
+        )
+
+    async def record_event(
+        self, station_id: str, kind: str, data: dict[str, Any], *, at: datetime | None = None
+    ) -> None:
+        """Keep something the station reported (DataTransfer, firmware status, a quirk, …)."""
+        async with self._db.transaction() as session:
+            session.add(StationEvent(station_id=station_id, kind=kind, at=at or self._clock.now(), data=data))
+
+    async def events(
+        self, station_id: str, *, kind: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[Sequence[StationEvent], int]:
+        async with self._db.read() as session:
+            await self._get(session, station_id)
+            query = select(StationEvent).where(StationEvent.station_id == station_id)
+            if kind is not None:
+                query = query.where(StationEvent.kind == kind)
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.scalars(
+                query.order_by(StationEvent.at.desc(), StationEvent.id.desc()).limit(limit).offset(offset)
+            )
+            return rows.all(), total
+
+    @staticmethod
+    async def _get(session: AsyncSession, station_id: str) -> Station:
+        station = await session.get(Station, station_id)
+        if station is None:
+            raise NotFound(f"station {station_id!r} does not exist")
+        return station
+
+
+def _check_station_id(station_id: str) -> None:
+    if not station_id or len(station_id) > 64 or "/" in station_id or not station_id.isprintable():
+        raise InvalidInput("station id must be 1 to 64 printable characters without '/'")
+
+
+def _check_password(password: str) -> None:
+    # OCPP security profile 1/2: the AuthorizationKey is 16 to 40 characters (OCPP 1.6 security whitepaper).
+    if not 8 <= len(password) <= 64:
+        raise InvalidInput("station password must be 8 to 64 characters")

@@ -1,0 +1,153 @@
+"""Group commit for the heaviest stream: meter values.
+
+Every `write` waits until its rows are committed, so a charger is answered only for what is stored.
+Writes that arrive while a batch is being committed join the next batch, so under load one commit
+carries many messages, and when idle a single message is committed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, update
+
+from voltbridge.core.metering import Sample, last_register
+from voltbridge.store import Database
+from voltbridge.store.models import MeterValue, Transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    station_id: str
+    connector_id: int
+    transaction_id: int | None
+    samples: Sequence[Sample]
+    done: asyncio.Future[None]
+
+
+class WriterClosed(RuntimeError):
+    """Raised by `write` after the writer was closed."""
+
+
+class MeterWriter:
+    """Batches meter-value inserts and transaction register updates into few commits."""
+
+    def __init__(self, db: Database, *, max_rows: int = 2000) -> None:
+        self._db = db
+        self._max_rows = max_rows
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.rows_written = 0
+        self.batches = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="meter-writer")
+
+    async def write(
+        self, station_id: str, connector_id: int, transaction_id: int | None, samples: Sequence[Sample]
+    ) -> None:
+        """Store the samples; returns once they are committed."""
+        if self._closing:
+            raise WriterClosed("meter writer is closed")
+        if not samples:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(station_id, connector_id, transaction_id, samples, done))
+        self._wakeup.set()
+        await done
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    async def close(self) -> None:
+        """Flush everything queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch = self._take_batch()
+                try:
+                    await self._commit(batch)
+                except Exception as exc:
+                    log.exception("writing %d meter-value messages failed", len(batch))
+                    for item in batch:
+                        if not item.done.done():
+                            item.done.set_exception(exc)
+                    continue
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_result(None)
+            if self._closing:
+                return
+
+    def _take_batch(self) -> list[_Pending]:
+        rows = 0
+        count = 0
+        for item in self._pending:
+            rows += len(item.samples)
+            count += 1
+            if rows >= self._max_rows:
+                break
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        return batch
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        rows = [
+            {
+                "station_id": item.station_id,
+                "connector_id": item.connector_id,
+                "transaction_id": item.transaction_id,
+                "at": s.at,
+                "measurand": s.measurand,
+                "phase": s.phase,
+                "location": s.location,
+                "context": s.context,
+                "unit": s.unit,
+                "value": s.value,
+                "raw": s.raw,
+                "signed": s.signed,
+            }
+            for item in batch
+            for s in item.samples
+        ]
+        registers = self._latest_registers(batch)
+        async with self._db.transaction() as session:
+            await session.execute(insert(MeterValue), rows)
+            for tx_id, (wh, at) in registers.items():
+                await session.execute(
+                    update(Transaction)
+                    .where(Transaction.id == tx_id)
+                    .where((Transaction.last_meter_at.is_(None)) | (Transaction.last_meter_at <= at))
+                    .values(last_meter_wh=wh, last_meter_at=at)
+                )
+        self.rows_written += len(rows)
+        self.batches += 1
+
+    @staticmethod
+    def _latest_registers(batch: list[_Pending]) -> dict[int, tuple[int, datetime]]:
+        latest: dict[int, tuple[int, datetime]] = {}
+        for item in batch:
+            if item.transaction_id is None:
+                continue
+            reading = last_register(item.samples)
+            if reading is None:
+                continue
+            known = latest.get(item.transaction_id)
+            if known is None or reading[1] >= known[1]:
+                latest[item.transaction_id] = reading
+        return latest

@@ -1,0 +1,214 @@
+"""The charger-facing WebSocket server: handshake (path, subprotocol, security profiles), one
+`Connection` per charger, registration on the bus, and clean replacement of a second socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import ssl
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from voltbridge.bus import Bus
+from voltbridge.core.stations.service import Admission, StationService
+from voltbridge.ocpp.connection import Connection, Router
+from voltbridge.ocpp.protocol import OcppVersion
+from voltbridge.ocpp.hooks import ChargerTraffic
+from voltbridge.ocpp.transport import WebsocketsTransport
+from voltbridge.ocpp.validation import Quirk, Validators
+
+log = logging.getLogger(__name__)
+
+PATH_PREFIX = "/ocpp/"
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    node_id: str = "local"
+    ping_interval: float | None = 60.0
+    # Large enough for a SendLocalList answer or a big transactionData; chargers never need more.
+    max_message_bytes: int = 1 << 20
+    versions: tuple[OcppVersion, ...] = (OcppVersion.V16,)
+
+
+class Gateway:
+    """Accepts chargers and keeps one `Connection` per station id."""
+
+    def __init__(
+        self,
+        stations: StationService,
+        bus: Bus,
+        routers: dict[OcppVersion, Router],
+        traffic: ChargerTraffic,
+        options: GatewayOptions,
+    ) -> None:
+        self._stations = stations
+        self._bus = bus
+        self._routers = routers
+        self._traffic = traffic
+        self._options = options
+        self._servers: list[Server] = []
+        self.connections: dict[str, Connection] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def listen(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None) -> int:
+        """Start accepting on host:port (0 picks a free port); returns the bound port."""
+        server = await serve(
+            self._serve,
+            host,
+            port,
+            ssl=ssl_context,
+            subprotocols=[v.value for v in self._options.versions],  # type: ignore[misc]
+            select_subprotocol=self._select_subprotocol,
+            process_request=self._process_request,
+            compression=None,  # deflate costs ~100 KB per socket; OCPP frames are small
+            ping_interval=self._options.ping_interval,
+            ping_timeout=self._options.ping_interval,
+            max_size=self._options.max_message_bytes,
+            max_queue=4,
+            write_limit=4096,
+            server_header="voltbridge",
+        )
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop accepting and drop every socket without a Close frame (chargers then reconnect)."""
+        for server in self._servers:
+            server.close(close_connections=False)
+        for conn in list(self.connections.values()):
+            conn.drop("central system shutting down")
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+    def _select_subprotocol(self, ws: ServerConnection, offered: Any) -> Any:
+        for version in self._options.versions:
+            if version.value in offered:
+                return version.value
+        return None
+
+    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        station_id = _station_id(request.path)
+        if station_id is None:
+            return _refuse(ws, HTTPStatus.NOT_FOUND, "connect to /ocpp/{station_id}\n")
+        offered = request.headers.get_all("Sec-WebSocket-Protocol")
+        wanted = {p.strip() for header in offered for p in header.split(",")}
+        if wanted and not wanted & {v.value for v in self._options.versions}:
+            supported = ", ".join(v.value for v in self._options.versions)
+            return _refuse(ws, HTTPStatus.BAD_REQUEST, f"no supported OCPP subprotocol offered; use {supported}\n")
+        if _client_certificate_names(ws) and station_id in _client_certificate_names(ws):
+            # Security profile 3: the TLS layer verified the chain; the certificate names the station.
+            verdict = await self._stations.admit(station_id, None, certificate=True)
+        else:
+            verdict = await self._stations.admit(station_id, _basic_password(request.headers, station_id))
+        if verdict is Admission.UNKNOWN:
+            return _refuse(ws, HTTPStatus.NOT_FOUND, f"station {station_id!r} is not registered\n")
+        if verdict is Admission.BAD_PASSWORD:
+            response = _refuse(ws, HTTPStatus.UNAUTHORIZED, "wrong or missing station password\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="voltbridge", charset="UTF-8"'
+            return response
+        return None
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await self._run_connection(ws)
+        finally:
+            self._tasks.discard(task)
+
+    async def _run_connection(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        station_id = _station_id(ws.request.path)
+        assert station_id is not None
+        version = OcppVersion(ws.subprotocol) if ws.subprotocol else self._options.versions[0]
+        if ws.subprotocol is None:
+            await self._stations.record_event(station_id, "quirk", {"kind": "no_subprotocol", "assumed": version})
+        conn = Connection(
+            station_id,
+            version,
+            WebsocketsTransport(ws),
+            self._routers[version],
+            validators=Validators.for_version(version),
+            traffic=self._traffic,
+            lenient=await self._stations.lenient(station_id),
+            on_quirks=self._record_quirks,
+        )
+        previous = self.connections.get(station_id)
+        self.connections[station_id] = conn
+        if previous is not None:
+            log.info("%s opened a second socket; dropping the first", station_id)
+            previous.drop("replaced by a newer connection")
+        node = f"{self._options.node_id}#{conn.serial}"
+        await self._bus.register_station(station_id, conn.call)
+        await self._stations.connected(station_id, ocpp_version=version.value, node=node)
+        await self._traffic.connected(station_id, version.value, conn.call)
+        log.info("%s connected (%s) from %s", station_id, version.value, conn.transport.remote)
+        reason = "?"
+        try:
+            reason = await conn.serve()
+        finally:
+            await self._bus.unregister_station(station_id, conn.call)
+            if self.connections.get(station_id) is conn:
+                del self.connections[station_id]
+                await self._traffic.disconnected(station_id)
+            await asyncio.shield(self._stations.disconnected(station_id, node=node, reason=reason))
+            log.info("%s disconnected: %s", station_id, reason)
+
+    async def _record_quirks(self, station_id: str, quirks: list[Quirk]) -> None:
+        for quirk in quirks:
+            await self._stations.record_event(
+                station_id,
+                "quirk",
+                {"action": quirk.action, "kind": quirk.kind, "path": quirk.path, "detail": quirk.detail},
+            )
+
+
+def _station_id(path: str) -> str | None:
+    path = path.split("?", 1)[0].rstrip("/")
+    if not path.startswith(PATH_PREFIX):
+        return None
+    station_id = unquote(path[len(PATH_PREFIX) :])
+    if not station_id or "/" in station_id or len(station_id) > 64:
+        return None
+    return station_id
+
+
+def _basic_password(headers: Headers, station_id: str) -> str | None:
+    value = headers.get("Authorization")
+    if value is None or not value.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(value[6:].strip()).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if user == station_id else None
+
+
+def _client_certificate_names(ws: ServerConnection) -> set[str]:
+    ssl_object = ws.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return set()
+    cert = ssl_object.getpeercert()
+    if not cert:
+        return set()
+    names = {value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"}
+    names |= {value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"}
+    return names
+
+
+def _refuse(ws: ServerConnection, status: HTTPStatus, text: str) -> Response:
+    return ws.respond(status, text)
