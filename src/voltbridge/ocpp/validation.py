@@ -30,7 +30,11 @@ each case as a `Quirk`, and still fails on anything else:
     bool_as_string            "true"/"false" where a boolean is due                 converted
     not_a_string              300 or true where a string is due (GetConfiguration)  converted to "300"
     unknown_enum_value        e.g. errorCode "Error" (Legrand), in LENIENT_ENUM_FIELDS only  kept
-    timestamp_without_offset  "2024-05-01T10:00:00" (steve #96)                      kept; core reads it as UTC
+
+Times ("format": "date-time") are checked as RFC 3339, as the schemas say, except that the UTC offset
+may be missing, in strict mode too: OCPP 1.6 names ISO 8601, which allows local time, chargers do
+send it (steve #96, evcc #10399), and core reads such a time as UTC and flags it (core/timeutil.py).
+A time that is not a time at all still fails.
 
 The valid case costs one call of the compiled validator. Only a payload that fails is walked along
 its schema to find and fix quirks, and validated once more.
@@ -42,7 +46,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from importlib import resources
 from typing import cast
@@ -74,7 +77,6 @@ class QuirkKind(StrEnum):
     BOOL_AS_STRING = "bool_as_string"
     NOT_A_STRING = "not_a_string"
     UNKNOWN_ENUM_VALUE = "unknown_enum_value"
-    TIMESTAMP_WITHOUT_OFFSET = "timestamp_without_offset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,12 @@ class ValidationFailed(OcppError):
         self.path = path
         self.rule = rule
 
+
+# RFC 3339 date-time with the offset optional (see the module docstring).
+_DATE_TIME = (
+    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
+    r"(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?\Z"
+)
 
 _KIND_BY_RULE: dict[str, ErrorKind] = {
     "type": ErrorKind.TYPE_CONSTRAINT_VIOLATION,
@@ -184,12 +192,15 @@ class Validators:
                 ErrorKind.NOT_IMPLEMENTED,
                 self.version,
                 action,
-                f"{action!r} is not an action of {self.version.value}",
+                f"{action}: no such action in {self.version.value}",
                 "",
                 "action",
             )
         # use_default=False: a validator must not write the schema's defaults into the payload.
-        validate = cast(_Validate, fastjsonschema.compile(self._schema(action, request), use_default=False))
+        compiled = fastjsonschema.compile(
+            self._schema(action, request), formats={"date-time": _DATE_TIME}, use_default=False
+        )
+        validate = cast(_Validate, compiled)
         (self._requests if request else self._responses)[action] = validate
         return validate
 
@@ -231,9 +242,6 @@ _BY_VERSION: dict[OcppVersion, Validators] = {}
 
 _INTEGER = re.compile(r"\s*-?(?:0|[1-9]\d*)\s*")
 _NUMBER = re.compile(r"\s*-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\s*")
-_NAIVE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?")
-# A placeholder only the validator sees, while the value as sent is kept.
-_ANY_TIMESTAMP = "1970-01-01T00:00:00Z"
 
 
 @dataclass(slots=True)
@@ -345,17 +353,4 @@ class _Relaxer:
                 QuirkKind.STRING_TOO_LONG, path, f"{len(checked)} characters where {max_length} are allowed"
             )
             checked = checked[:max_length]
-        if schema.get("format") == "date-time" and _is_naive_timestamp(checked):
-            self._note(QuirkKind.TIMESTAMP_WITHOUT_OFFSET, path, f"{checked!r} has no UTC offset")
-            checked = _ANY_TIMESTAMP
         return value if checked is value else _Kept(checked, value)
-
-
-def _is_naive_timestamp(text: str) -> bool:
-    if not _NAIVE_TIMESTAMP.fullmatch(text):
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
