@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import (
@@ -62,7 +63,9 @@ class TestCharger(ChargePoint):  # type: ignore[misc]
         self._got("GetConfiguration", key=key)
         keys = key or list(self.config)
         return call_result.GetConfiguration(
-            configuration_key=[{"key": k, "readonly": False, "value": self.config[k]} for k in keys if k in self.config],
+            configuration_key=[
+                {"key": k, "readonly": False, "value": self.config[k]} for k in keys if k in self.config
+            ],
             unknown_key=[k for k in keys if k not in self.config],
         )
 
@@ -119,7 +122,10 @@ async def connected(
     """Open a socket as `station_id`, run the charger's receive loop, and close at the end."""
     headers = basic_auth(station_id, password) if password else None
     async with websockets.connect(
-        f"{url}/{station_id}", subprotocols=["ocpp1.6"], additional_headers=headers, ssl=ssl_context  # type: ignore[list-item]
+        f"{url}/{station_id}",
+        subprotocols=[Subprotocol("ocpp1.6")],
+        additional_headers=headers,
+        ssl=ssl_context,
     ) as ws:
         charger = charger_class(station_id, ws)
         task = asyncio.create_task(charger.start())

@@ -79,7 +79,9 @@ class App:
         authorization = AuthorizationService(
             tokens, authority_timeout=settings.authority_timeout, fallback=settings.authority_fallback
         )
-        commands = CommandService(db, bus, clock, OcppCommandSchema(), default_timeout=settings.command_timeout)
+        commands = CommandService(
+            db, bus, clock, OcppCommandSchema(), default_timeout=settings.command_timeout
+        )
         users = UserService(db, clock, admin_token=settings.admin_token)
         traffic: ChargerTraffic = NoTraffic()
         services = GatewayServices(stations, transactions, authorization, clock)

@@ -42,7 +42,9 @@ async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
 async def events(app: App, station_id: str, kind: str) -> list[StationEvent]:
     async with app.db.read() as s:
         return list(
-            await s.scalars(select(StationEvent).where(StationEvent.station_id == station_id, StationEvent.kind == kind))
+            await s.scalars(
+                select(StationEvent).where(StationEvent.station_id == station_id, StationEvent.kind == kind)
+            )
         )
 
 
@@ -121,7 +123,9 @@ async def test_a_token_at_its_concurrent_session_limit_gets_concurrent_tx(app: A
     await app.stations.register("CP1")
     await app.tokens.create("ONE", TokenChange(max_concurrent_tx=1))
     async with connected(ocpp_url(app), "CP1") as cp:
-        first = await cp.call(call.StartTransaction(connector_id=1, id_tag="ONE", meter_start=0, timestamp=ts(NOW)))
+        first = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="ONE", meter_start=0, timestamp=ts(NOW))
+        )
         assert first.id_tag_info["status"] == "Accepted"
         second = await cp.call(call.Authorize(id_tag="ONE"))
         assert second.id_tag_info["status"] == "ConcurrentTx"
@@ -131,7 +135,9 @@ async def test_session_with_meter_values_in_kwh_and_transaction_data(app: App) -
     await app.stations.register("CP1")
     await app.tokens.create("TAG", TokenChange())
     async with connected(ocpp_url(app), "CP1") as cp:
-        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=1000, timestamp=ts(NOW)))
+        start = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=1000, timestamp=ts(NOW))
+        )
         tx_id = start.transaction_id
         assert start.id_tag_info["status"] == "Accepted"
         await cp.call(
@@ -142,8 +148,13 @@ async def test_session_with_meter_values_in_kwh_and_transaction_data(app: App) -
                     {
                         "timestamp": ts(NOW + timedelta(minutes=1)),
                         "sampledValue": [
-                            {"value": "1.5", "unit": "kWh", "measurand": "Energy.Active.Import.Register",
-                             "context": "Sample.Periodic", "location": "Outlet"},
+                            {
+                                "value": "1.5",
+                                "unit": "kWh",
+                                "measurand": "Energy.Active.Import.Register",
+                                "context": "Sample.Periodic",
+                                "location": "Outlet",
+                            },
                             {"value": "7.2", "unit": "kW", "measurand": "Power.Active.Import"},
                             {"value": "16.1", "unit": "A", "measurand": "Current.Import", "phase": "L1"},
                             {"value": "230.4", "unit": "V", "measurand": "Voltage", "phase": "L1-N"},
@@ -163,14 +174,20 @@ async def test_session_with_meter_values_in_kwh_and_transaction_data(app: App) -
                 reason="EVDisconnected",
                 id_tag="TAG",
                 transaction_data=[
-                    {"timestamp": ts(NOW + timedelta(minutes=2)),
-                     "sampledValue": [{"value": "2500", "context": "Transaction.End"}]}
+                    {
+                        "timestamp": ts(NOW + timedelta(minutes=2)),
+                        "sampledValue": [{"value": "2500", "context": "Transaction.End"}],
+                    }
                 ],
             )
         )
     tx = await app.transactions.get(tx_id)
     assert (tx.status, tx.meter_start_wh, tx.meter_stop_wh, tx.energy_wh, tx.stop_reason) == (
-        "completed", 1000, 2500, 1500, "EVDisconnected"
+        "completed",
+        1000,
+        2500,
+        1500,
+        "EVDisconnected",
     )
     assert tx.started_at == NOW and tx.stopped_at == NOW + timedelta(minutes=2)
     values, total = await app.transactions.meter_values_of(tx_id)
@@ -200,9 +217,13 @@ async def test_offline_transaction_arriving_late_keeps_its_past_times(app: App) 
     await app.tokens.create("TAG", TokenChange())
     past = NOW - timedelta(hours=3)
     async with connected(ocpp_url(app), "CP1") as cp:
-        start = await cp.call(call.StartTransaction(connector_id=2, id_tag="TAG", meter_start=0, timestamp=ts(past)))
+        start = await cp.call(
+            call.StartTransaction(connector_id=2, id_tag="TAG", meter_start=0, timestamp=ts(past))
+        )
         await cp.call(
-            call.StopTransaction(meter_stop=5000, timestamp=ts(past + timedelta(hours=1)), transaction_id=start.transaction_id)
+            call.StopTransaction(
+                meter_stop=5000, timestamp=ts(past + timedelta(hours=1)), transaction_id=start.transaction_id
+            )
         )
     tx = await app.transactions.get(start.transaction_id)
     assert tx.started_at == past and tx.stopped_at == past + timedelta(hours=1)
@@ -222,13 +243,19 @@ async def test_stop_for_an_unknown_transaction_is_accepted_and_recorded(app: App
     assert tx.started_unseen and tx.meter_stop_wh == 777 and tx.status == "completed"
 
 
-async def test_reconnect_keeps_the_running_transaction_and_a_second_socket_replaces_the_first(app: App) -> None:
+async def test_reconnect_keeps_the_running_transaction_and_a_second_socket_replaces_the_first(
+    app: App,
+) -> None:
     await app.stations.register("CP1")
     await app.tokens.create("TAG", TokenChange())
     async with connected(ocpp_url(app), "CP1") as first:
-        start = await first.call(call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=ts(NOW)))
+        start = await first.call(
+            call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=ts(NOW))
+        )
         async with connected(ocpp_url(app), "CP1") as second:
-            await wait_for(lambda: _is(app.gateway.connections.get("CP1"), lambda c: c is not None and c.serial > 0))
+            await wait_for(
+                lambda: _is(app.gateway.connections.get("CP1"), lambda c: c is not None and c.serial > 0)
+            )
             await second.call(call.Heartbeat())
             # The first socket was dropped; the station still has its active transaction.
             await second.call(
@@ -254,7 +281,9 @@ async def test_timestamps_without_offset_are_read_as_utc_and_flagged(app: App) -
     await app.tokens.create("TAG", TokenChange())
     naive = NOW.replace(tzinfo=None).isoformat()
     async with connected(ocpp_url(app), "CP1") as cp:
-        start = await cp.call(call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=naive))
+        start = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=naive)
+        )
     tx = await app.transactions.get(start.transaction_id)
     assert tx.started_at == NOW
     assert "start_time_without_offset" in tx.flags
@@ -264,7 +293,7 @@ async def test_timestamps_without_offset_are_read_as_utc_and_flagged(app: App) -
 async def test_charger_reports_are_kept(app: App) -> None:
     await app.stations.register("CP1")
     async with connected(ocpp_url(app), "CP1") as cp:
-        answer = await cp.call(call.DataTransfer(vendor_id="Acme", message_id="hello", data="{\"x\": 1}"))
+        answer = await cp.call(call.DataTransfer(vendor_id="Acme", message_id="hello", data='{"x": 1}'))
         assert answer.status == "UnknownVendorId"
         await cp.call(call.DiagnosticsStatusNotification(status="Uploaded"))
         await cp.call(call.FirmwareStatusNotification(status="Installed"))
@@ -284,15 +313,24 @@ async def raw_exchange(ws: Any, frame: str) -> list[Any]:
         ('[2, "m1", "Heartbeat"]', "ProtocolError"),
         ('[2, "m1", "FlyToTheMoon", {}]', "NotImplemented"),
         ('[2, "m1", "RemoteStartTransaction", {"idTag": "X"}]', "NotSupported"),
-        ('[2, "m1", "StatusNotification", {"connectorId": 1, "status": "Available"}]', "OccurenceConstraintViolation"),
-        ('[2, "m1", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
-         "TypeConstraintViolation"),
-        ('[2, "m1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}]',
-         "PropertyConstraintViolation"),
+        (
+            '[2, "m1", "StatusNotification", {"connectorId": 1, "status": "Available"}]',
+            "OccurenceConstraintViolation",
+        ),
+        (
+            '[2, "m1", "StatusNotification", {"connectorId": "one", "errorCode": "NoError", "status": "Available"}]',
+            "TypeConstraintViolation",
+        ),
+        (
+            '[2, "m1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"}]',
+            "PropertyConstraintViolation",
+        ),
         ('[2, "m1", "Heartbeat", {"x"', "FormationViolation"),
     ],
 )
-async def test_bad_frames_get_a_callerror_and_the_connection_survives(app: App, frame: str, code: str) -> None:
+async def test_bad_frames_get_a_callerror_and_the_connection_survives(
+    app: App, frame: str, code: str
+) -> None:
     await app.stations.register("CP1")
     async with websockets.connect(f"{ocpp_url(app)}/CP1", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
         await ws.send("this is not json at all")  # no id can be read: nothing to answer
@@ -305,7 +343,10 @@ async def test_bad_frames_get_a_callerror_and_the_connection_survives(app: App, 
 async def test_lenient_station_accepts_known_quirks_and_records_them(app: App) -> None:
     await app.stations.register("STRICT")
     await app.stations.register("LENIENT", lenient=True)
-    boot = '[2, "b1", "BootNotification", {"chargePointVendor": "Schneider Electric", "chargePointModel": "EVlink", "chargePointSerialNumber": "%s"}]' % ("S" * 40)
+    boot = (
+        '[2, "b1", "BootNotification", {"chargePointVendor": "Schneider Electric", "chargePointModel": "EVlink", "chargePointSerialNumber": "%s"}]'
+        % ("S" * 40)
+    )
     async with websockets.connect(f"{ocpp_url(app)}/STRICT", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
         assert (await raw_exchange(ws, boot))[2] == "PropertyConstraintViolation"
     async with websockets.connect(f"{ocpp_url(app)}/LENIENT", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
@@ -339,10 +380,17 @@ async def test_meter_values_are_flushed_on_shutdown(make_app: AppFactory) -> Non
     app = await make_app(http=False)
     await app.stations.register("CP1")
     async with connected(ocpp_url(app), "CP1") as cp:
-        await asyncio.gather(*(
-            cp.call(call.MeterValues(connector_id=1, meter_value=[{"timestamp": ts(NOW), "sampledValue": [{"value": str(i)}]}]))
-            for i in range(1)
-        ))
+        await asyncio.gather(
+            *(
+                cp.call(
+                    call.MeterValues(
+                        connector_id=1,
+                        meter_value=[{"timestamp": ts(NOW), "sampledValue": [{"value": str(i)}]}],
+                    )
+                )
+                for i in range(1)
+            )
+        )
     await app.stop()
     reopened = App.build(app.settings)
     async with reopened.db.read() as s:
@@ -360,8 +408,10 @@ async def test_commands_go_one_at_a_time_in_order(app: App) -> None:
     await app.stations.register("CP1")
     async with connected(ocpp_url(app), "CP1") as cp:
         cp.answer_delay = 0.05
-        results = await asyncio.gather(*(app.commands.send("CP1", "Reset", {"type": "Soft"}) for _ in range(3)),
-                                       app.commands.send("CP1", "ChangeConfiguration", {"key": "K", "value": "V"}))
+        results = await asyncio.gather(
+            *(app.commands.send("CP1", "Reset", {"type": "Soft"}) for _ in range(3)),
+            app.commands.send("CP1", "ChangeConfiguration", {"key": "K", "value": "V"}),
+        )
         assert all(r["status"] == "Accepted" for r in results)
         assert sorted(a for a, _ in cp.received) == ["ChangeConfiguration", "Reset", "Reset", "Reset"]
         assert cp.most_in_flight == 1

@@ -66,7 +66,9 @@ class StationBusy(StationError):
     """Raised when too many commands already wait for the charger's one CALL in flight."""
 
     def __init__(self, station_id: str, action: str) -> None:
-        super().__init__(station_id, action, f"station {station_id!r} has too many commands waiting; retry later")
+        super().__init__(
+            station_id, action, f"station {station_id!r} has too many commands waiting; retry later"
+        )
 
 
 class StationRejected(StationError):

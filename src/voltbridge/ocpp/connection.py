@@ -17,8 +17,8 @@ from typing import Any
 from voltbridge.bus import CallRejected, CallTimeout, NotConnected, QueueFull
 from voltbridge.core.errors import InvalidInput, NotFound, VoltbridgeError
 from voltbridge.ocpp.frames import Call, CallError, CallResult, FrameError, decode, encode
-from voltbridge.ocpp.protocol import OcppVersion
 from voltbridge.ocpp.hooks import ChargerTraffic
+from voltbridge.ocpp.protocol import OcppVersion
 from voltbridge.ocpp.transport import Transport, TransportClosed
 from voltbridge.ocpp.validation import Quirk, ValidationFailed, Validators
 
@@ -191,10 +191,14 @@ class Connection:
         handler = self._router.get(call.action)
         if handler is None:
             code = "NotSupported" if self._validators.knows(call.action) else "NotImplemented"
-            await self._send_error(call.unique_id, code, f"{call.action} is not handled by this central system")
+            await self._send_error(
+                call.unique_id, code, f"{call.action} is not handled by this central system"
+            )
             return
         try:
-            payload, quirks = self._validators.check_request(call.action, dict(call.payload), lenient=self.lenient)
+            payload, quirks = self._validators.check_request(
+                call.action, dict(call.payload), lenient=self.lenient
+            )
         except ValidationFailed as exc:
             await self._send_error(call.unique_id, exc.code, exc.description)
             return
@@ -212,7 +216,9 @@ class Connection:
             return
         except Exception:
             log.exception("handling %s from %s failed", call.action, self.station_id)
-            await self._send_error(call.unique_id, "InternalError", "the central system failed to handle this")
+            await self._send_error(
+                call.unique_id, "InternalError", "the central system failed to handle this"
+            )
             return
         try:
             await self._traffic.answered(self.station_id, call.action, payload, response)

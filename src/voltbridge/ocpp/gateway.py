@@ -21,8 +21,8 @@ from websockets.http11 import Request, Response
 from voltbridge.bus import Bus
 from voltbridge.core.stations.service import Admission, StationService
 from voltbridge.ocpp.connection import Connection, Router
-from voltbridge.ocpp.protocol import OcppVersion
 from voltbridge.ocpp.hooks import ChargerTraffic
+from voltbridge.ocpp.protocol import OcppVersion
 from voltbridge.ocpp.transport import WebsocketsTransport
 from voltbridge.ocpp.validation import Quirk, Validators
 
@@ -107,7 +107,9 @@ class Gateway:
         wanted = {p.strip() for header in offered for p in header.split(",")}
         if wanted and not wanted & {v.value for v in self._options.versions}:
             supported = ", ".join(v.value for v in self._options.versions)
-            return _refuse(ws, HTTPStatus.BAD_REQUEST, f"no supported OCPP subprotocol offered; use {supported}\n")
+            return _refuse(
+                ws, HTTPStatus.BAD_REQUEST, f"no supported OCPP subprotocol offered; use {supported}\n"
+            )
         if _client_certificate_names(ws) and station_id in _client_certificate_names(ws):
             # Security profile 3: the TLS layer verified the chain; the certificate names the station.
             verdict = await self._stations.admit(station_id, None, certificate=True)
@@ -136,7 +138,9 @@ class Gateway:
         assert station_id is not None
         version = OcppVersion(ws.subprotocol) if ws.subprotocol else self._options.versions[0]
         if ws.subprotocol is None:
-            await self._stations.record_event(station_id, "quirk", {"kind": "no_subprotocol", "assumed": version})
+            await self._stations.record_event(
+                station_id, "quirk", {"kind": "no_subprotocol", "assumed": version}
+            )
         conn = Connection(
             station_id,
             version,

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltbridge.bus import Bus
@@ -212,13 +212,15 @@ class StationService:
     async def disconnected(self, station_id: str, *, node: str, reason: str) -> None:
         now = self._clock.now()
         async with self._db.transaction() as session:
-            station = await session.get(Station, station_id)
-            # A newer socket on another node (or this one) may already own the station.
-            if station is None or station.connected_node != node:
-                return
-            station.connected_node = None
-            station.disconnected_at = now
-        await self._bus.publish(StationDisconnected(station_id=station_id, at=now, reason=reason))
+            # One conditional UPDATE: a newer socket (here or on another node) may own the station
+            # already, and a read-then-write would race with its `connected`.
+            result = await session.execute(
+                update(Station)
+                .where(Station.id == station_id, Station.connected_node == node)
+                .values(connected_node=None, disconnected_at=now)
+            )
+        if getattr(result, "rowcount", 0):
+            await self._bus.publish(StationDisconnected(station_id=station_id, at=now, reason=reason))
 
     async def boot(self, station_id: str, boot: dict[str, Any]) -> BootDecision:
         """Record a BootNotification and decide Accepted / Pending / Rejected."""

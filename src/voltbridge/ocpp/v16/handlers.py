@@ -134,8 +134,14 @@ class Ocpp16Handlers:
     async def stop_transaction(self, conn: Connection, p: Payload) -> Payload:
         at = await self._time(conn, p["timestamp"], "StopTransaction")
         samples, offset_missing = meter_samples(p.get("transactionData", []))
-        flags = [name for name, on in (("stop_time_without_offset", at.offset_missing),
-                                        ("meter_time_without_offset", offset_missing)) if on]
+        flags = [
+            name
+            for name, on in (
+                ("stop_time_without_offset", at.offset_missing),
+                ("meter_time_without_offset", offset_missing),
+            )
+            if on
+        ]
         await self._s.transactions.stop(
             StopRequest(
                 station_id=conn.station_id,
@@ -191,5 +197,7 @@ class Ocpp16Handlers:
         return {}
 
     async def sign_certificate(self, conn: Connection, p: Payload) -> Payload:
-        await self._s.stations.record_event(conn.station_id, "sign_certificate", {"csr_length": len(p["csr"])})
+        await self._s.stations.record_event(
+            conn.station_id, "sign_certificate", {"csr_length": len(p["csr"])}
+        )
         return {"status": "Rejected"}  # no certificate authority is configured for charger certificates
