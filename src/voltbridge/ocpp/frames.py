@@ -175,8 +175,29 @@ def decode(data: str | bytes, version: OcppVersion) -> Frame:
             message_type=message_type,
         ) from None
 
+    # The fast path: one pass of plain checks for a well-formed frame. Anything else is diagnosed by
+    # _refusal, which names the first rule the frame breaks.
+    if type(msg) is list and len(msg) >= 3:
+        message_type, unique_id = msg[0], msg[1]
+        if type(message_type) is int and type(unique_id) is str and 0 < len(unique_id) <= MAX_UNIQUE_ID:
+            if message_type == 2 and len(msg) == 4:  # CALL
+                action, payload = msg[2], msg[3]
+                if type(action) is str and action and type(payload) is dict:
+                    return Call(unique_id, action, payload)
+            elif message_type == 3 and len(msg) == 3:  # CALLRESULT
+                payload = msg[2]
+                if type(payload) is dict:
+                    return CallResult(unique_id, payload)
+            elif message_type == 4 and len(msg) == 5:  # CALLERROR
+                code, description, details = msg[2], msg[3], msg[4]
+                if type(code) is str and type(description) is str and type(details) is dict:
+                    return CallError(unique_id, code, description, details)
+    raise _refusal(msg, version)
+
+
+def _refusal(msg: object, version: OcppVersion) -> FrameError:
     if type(msg) is not list or not msg:
-        raise FrameError(
+        return FrameError(
             ErrorKind.RPC_FRAMEWORK_ERROR,
             version,
             "an OCPP-J message is a JSON array that starts with its MessageTypeId",
@@ -191,39 +212,31 @@ def decode(data: str | bytes, version: OcppVersion) -> Frame:
         return FrameError(kind, version, description, unique_id=unique_id, message_type=message_type)
 
     if message_type is None:
-        raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the MessageTypeId (first element) must be an integer")
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the MessageTypeId (first element) must be an integer")
     if unique_id is None:
-        raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the MessageId (second element) must be a string")
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the MessageId (second element) must be a string")
     if not 0 < len(unique_id) <= MAX_UNIQUE_ID:
-        raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, f"the MessageId must be 1 to {MAX_UNIQUE_ID} characters")
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, f"the MessageId must be 1 to {MAX_UNIQUE_ID} characters")
     arity = _ARITY.get(message_type)
     if arity is None:
-        raise fail(
+        return fail(
             ErrorKind.MESSAGE_TYPE_NOT_SUPPORTED,
             f"MessageTypeId {message_type} is not supported; use 2 (CALL), 3 (CALLRESULT) or 4 (CALLERROR)",
         )
     if len(msg) != arity:
         name = MessageType(message_type).name.replace("_", "")
-        raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, f"a {name} has {arity} elements, this one has {len(msg)}")
-
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, f"a {name} has {arity} elements, this one has {len(msg)}")
     if message_type == MessageType.CALL:
-        action, payload = msg[2], msg[3]
-        if type(action) is not str or not action:
-            raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the Action (third element) must be a non-empty string")
-        if type(payload) is not dict:
-            raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the payload (fourth element) must be a JSON object")
-        return Call(unique_id, action, payload)
+        if type(msg[2]) is not str or not msg[2]:
+            return fail(
+                ErrorKind.RPC_FRAMEWORK_ERROR, "the Action (third element) must be a non-empty string"
+            )
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the payload (fourth element) must be a JSON object")
     if message_type == MessageType.CALL_RESULT:
-        payload = msg[2]
-        if type(payload) is not dict:
-            raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the payload (third element) must be a JSON object")
-        return CallResult(unique_id, payload)
-    code, description, details = msg[2], msg[3], msg[4]
-    if type(code) is not str or type(description) is not str:
-        raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the ErrorCode and ErrorDescription must be strings")
-    if type(details) is not dict:
-        raise fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the ErrorDetails (fifth element) must be a JSON object")
-    return CallError(unique_id, code, description, details)
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the payload (third element) must be a JSON object")
+    if type(msg[2]) is not str or type(msg[3]) is not str:
+        return fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the ErrorCode and ErrorDescription must be strings")
+    return fail(ErrorKind.RPC_FRAMEWORK_ERROR, "the ErrorDetails (fifth element) must be a JSON object")
 
 
 def _default(value: object) -> object:
