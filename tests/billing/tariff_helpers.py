@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,8 @@ def session_of(
 ) -> ChargingSession:
     """A session with a sample at the start of each phase and one at the end (energy linear in between)."""
     samples = []
-    at, energy = start, Decimal(0)
+    # Step in UTC: adding minutes to an aware local time would step the wall clock, not real time.
+    at, energy = start.astimezone(UTC), Decimal(0)
     for phase in phases:
         samples.append(
             SessionSample(
@@ -82,7 +83,9 @@ def session_of(
             at=at, energy_wh=energy, charging=last.charging, power_w=last.power_w, current_a=last.current_a
         )
     )
-    return ChargingSession(start=start, end=at, samples=samples, tz=tz, reservation=reservation)
+    return ChargingSession(
+        start=start.astimezone(UTC), end=at, samples=samples, tz=tz, reservation=reservation
+    )
 
 
 def money(text: str) -> Decimal:
