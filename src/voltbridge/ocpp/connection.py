@@ -16,9 +16,18 @@ from typing import Any
 
 from voltbridge.bus import CallRejected, CallTimeout, NotConnected, QueueFull
 from voltbridge.core.errors import InvalidInput, NotFound, VoltbridgeError
-from voltbridge.ocpp.frames import Call, CallError, CallResult, FrameError, decode, encode
+from voltbridge.ocpp.frames import (
+    Call,
+    CallError,
+    CallResult,
+    FrameError,
+    IdSource,
+    decode,
+    encode,
+    new_unique_id,
+)
 from voltbridge.ocpp.hooks import ChargerTraffic
-from voltbridge.ocpp.protocol import OcppVersion
+from voltbridge.ocpp.protocol import OcppError, OcppVersion
 from voltbridge.ocpp.transport import Transport, TransportClosed
 from voltbridge.ocpp.validation import Quirk, ValidationFailed, Validators
 
@@ -27,15 +36,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[dict[str, Any]]]
 Router = dict[str, Handler]
 QuirkSink = Callable[[str, list[Quirk]], Awaitable[None]]
-
-
-class OcppCallError(Exception):
-    """Raised by a handler to answer with a specific CALLERROR code."""
-
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.description = description
 
 
 @dataclass
@@ -69,6 +69,7 @@ class Connection:
         lenient: bool = False,
         on_quirks: QuirkSink | None = None,
         queue_limit: int = 100,
+        ids: IdSource = new_unique_id,
     ) -> None:
         self.station_id = station_id
         self.version = version
@@ -85,7 +86,7 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._in_flight: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
-        self._ids = itertools.count(1)
+        self._ids = ids
         self._closed = asyncio.Event()
         self.close_reason = "closed by charger"
 
@@ -127,7 +128,7 @@ class Connection:
                 self.stats.waiting -= 1
 
     async def _call_now(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        unique_id = f"vb{next(self._ids)}"
+        unique_id = self._ids()
         future: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
         self._in_flight = (unique_id, future)
         try:
@@ -140,7 +141,7 @@ class Connection:
             self._in_flight = None
         if isinstance(answer, CallError):
             raise CallRejected(answer.code, answer.description, dict(answer.details))
-        response, quirks = self._validators.check_response(action, dict(answer.payload), lenient=True)
+        response, quirks = self._validators.check_response(action, answer.payload, lenient=True)
         await self._report_quirks(action, quirks)
         return response
 
@@ -153,16 +154,23 @@ class Connection:
             try:
                 frame = decode(data, self.version)
             except FrameError as exc:
-                self.stats.last_error = exc.description
-                if exc.unique_id is not None:
-                    await self._send_error(exc.unique_id, exc.code, exc.description)
-                else:
-                    log.warning("%s sent an unreadable frame: %s", self.station_id, exc.description)
+                await self._refuse_frame(exc)
                 continue
             if isinstance(frame, Call):
                 self._incoming.put_nowait(frame)
             else:
                 self._resolve(frame)
+
+    async def _refuse_frame(self, exc: FrameError) -> None:
+        self.stats.last_error = exc.description
+        reply = exc.reply()
+        if reply is not None:
+            await self._send_error(reply.unique_id, reply.code, reply.description)
+        elif exc.unique_id is not None:
+            # A broken answer to our CALL: fail that CALL rather than let it time out.
+            self._resolve(CallError(exc.unique_id, exc.code, exc.description, {}))
+        else:
+            log.warning("%s sent an unreadable frame: %s", self.station_id, exc.description)
 
     def _resolve(self, frame: CallResult | CallError) -> None:
         if self._in_flight is not None and self._in_flight[0] == frame.unique_id:
@@ -205,7 +213,7 @@ class Connection:
         await self._report_quirks(call.action, quirks)
         try:
             response = await handler(self, payload)
-        except OcppCallError as exc:
+        except OcppError as exc:
             await self._send_error(call.unique_id, exc.code, exc.description)
             return
         except (InvalidInput, NotFound) as exc:

@@ -15,7 +15,7 @@ from voltbridge.bus import Bus
 from voltbridge.core.clock import Clock
 from voltbridge.core.errors import Conflict, InvalidInput, NotFound
 from voltbridge.core.events import StationBooted, StationConnected, StationDisconnected, StatusChanged
-from voltbridge.core.security import hash_password, verify_password
+from voltbridge.core.security import hash_password, token_digest, verify_password
 from voltbridge.store import Database
 from voltbridge.store.models import Connector, Station, StationEvent
 
@@ -65,6 +65,7 @@ class StationUpdate:
 
 
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+SEEN_RESOLUTION = 60.0  # seconds
 
 
 class StationService:
@@ -86,6 +87,10 @@ class StationService:
         self._unknown = unknown_stations
         self._heartbeat_interval = heartbeat_interval
         self._pending_interval = pending_interval
+        # Handshakes after a restart come in thousands; argon2 per handshake would cost minutes of CPU.
+        # A password verified once is remembered by digest, keyed by the stored hash it matched.
+        self._verified: dict[tuple[str, str], str] = {}
+        self._seen_written: dict[str, datetime] = {}
 
     async def register(
         self,
@@ -190,9 +195,19 @@ class StationService:
                 return Admission.ADMITTED
             if station.password_hash is None or certificate:
                 return Admission.ADMITTED
-            if password is None or not verify_password(station.password_hash, password):
+            if password is None or not self._password_matches(station_id, station.password_hash, password):
                 return Admission.BAD_PASSWORD
             return Admission.ADMITTED
+
+    def _password_matches(self, station_id: str, password_hash: str, password: str) -> bool:
+        key = (station_id, password_hash)
+        digest = token_digest(password)
+        if self._verified.get(key) == digest:
+            return True
+        if not verify_password(password_hash, password):
+            return False
+        self._verified[key] = digest
+        return True
 
     async def lenient(self, station_id: str) -> bool:
         async with self._db.read() as session:
@@ -241,12 +256,18 @@ class StationService:
         return BootDecision(status=status, interval=interval)
 
     async def seen(self, station_id: str) -> datetime:
-        """A Heartbeat: note that the station is alive; returns the current time for the answer."""
+        """A Heartbeat: note that the station is alive; returns the current time for the answer.
+
+        `last_seen_at` is written at most once a minute per station: it says "alive", not "when
+        exactly", and a write per heartbeat is the most common write there is.
+        """
         now = self._clock.now()
+        written = self._seen_written.get(station_id)
+        if written is not None and (now - written).total_seconds() < SEEN_RESOLUTION:
+            return now
+        self._seen_written[station_id] = now
         async with self._db.transaction() as session:
-            station = await session.get(Station, station_id)
-            if station is not None:
-                station.last_seen_at = now
+            await session.execute(update(Station).where(Station.id == station_id).values(last_seen_at=now))
         return now
 
     async def status_notification(

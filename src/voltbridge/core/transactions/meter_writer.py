@@ -13,11 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, update
-
 from voltbridge.core.metering import Sample, last_register
 from voltbridge.store import Database
-from voltbridge.store.models import MeterValue, Transaction
+from voltbridge.store.bulk import BulkWriter, MeterRow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +38,7 @@ class MeterWriter:
 
     def __init__(self, db: Database, *, max_rows: int = 2000) -> None:
         self._db = db
+        self._bulk = BulkWriter(db.engine.dialect.name, db.engine.dialect.paramstyle)
         self._max_rows = max_rows
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -107,34 +106,27 @@ class MeterWriter:
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        rows = [
-            {
-                "station_id": item.station_id,
-                "connector_id": item.connector_id,
-                "transaction_id": item.transaction_id,
-                "at": s.at,
-                "measurand": s.measurand,
-                "phase": s.phase,
-                "location": s.location,
-                "context": s.context,
-                "unit": s.unit,
-                "value": s.value,
-                "raw": s.raw,
-                "signed": s.signed,
-            }
+        rows: list[MeterRow] = [
+            (
+                item.station_id,
+                item.connector_id,
+                item.transaction_id,
+                s.at,
+                s.measurand,
+                s.phase,
+                s.location,
+                s.context,
+                s.unit,
+                s.value,
+                s.raw,
+                s.signed,
+            )
             for item in batch
             for s in item.samples
         ]
-        registers = self._latest_registers(batch)
-        async with self._db.transaction() as session:
-            await session.execute(insert(MeterValue), rows)
-            for tx_id, (wh, at) in registers.items():
-                await session.execute(
-                    update(Transaction)
-                    .where(Transaction.id == tx_id)
-                    .where((Transaction.last_meter_at.is_(None)) | (Transaction.last_meter_at <= at))
-                    .values(last_meter_wh=wh, last_meter_at=at)
-                )
+        registers = [(tx, wh, at) for tx, (wh, at) in self._latest_registers(batch).items()]
+        async with self._db.engine.begin() as conn:
+            await self._bulk.write(conn, rows, registers)
         self.rows_written += len(rows)
         self.batches += 1
 

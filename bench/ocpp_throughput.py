@@ -1,0 +1,123 @@
+"""OCPP 1.6 throughput: voltbridge (persisting on SQLite) against a minimal `ocpp`-package central system.
+
+    .venv/bin/python bench/ocpp_throughput.py [--chargers 50] [--seconds 10] [--idle 10000]
+
+Each server runs in its own process; the simulated chargers run in this process (a lean client that
+sends prepared frames, so the client is not what is measured). Prints, for each server: MeterValues
+per second answered (and, for voltbridge, persisted: rows counted in the database afterwards), answer
+latency p50/p99, and for voltbridge the server's RSS per idle connected charger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from _support import LoadResult, hold_idle, rss_bytes, run_load, use_uvloop  # noqa: E402
+
+
+class ServerProcess:
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(HERE / "_servers.py"), *args], stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+def persisted_meter_messages(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        # Four sampled values per MeterValues message in this benchmark.
+        rows = conn.execute("SELECT count(*) FROM meter_values").fetchone()[0]
+    return int(rows) // 4
+
+
+async def measure_load(url: str, chargers: int, seconds: float) -> LoadResult:
+    await run_load(url, chargers, min(2.0, seconds), prefix="WARM")  # warm-up: connections, caches
+    return await run_load(url, chargers, seconds)
+
+
+async def measure_idle(server: ServerProcess, count: int) -> float:
+    before = rss_bytes(server.process.pid)
+    ready, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(hold_idle(server.url, count, ready, release))
+    await ready.wait()
+    await asyncio.sleep(2)  # let the server finish its per-connection bookkeeping before reading RSS
+    after = rss_bytes(server.process.pid)
+    release.set()
+    await holder
+    return (after - before) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chargers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--idle", type=int, default=10_000, help="idle chargers for the memory figure (0: skip)")
+    args = parser.parse_args()
+    use_uvloop()
+    report: dict[str, dict[str, float]] = {}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        server = ServerProcess("voltbridge", str(db))
+        try:
+            result = asyncio.run(measure_load(server.url, args.chargers, args.seconds))
+            report["voltbridge"] = result.summary()
+            if args.idle:
+                report["voltbridge"]["rss_kb_per_idle_charger"] = round(
+                    asyncio.run(measure_idle(server, args.idle)) / 1024, 1
+                )
+        finally:
+            server.stop()
+        # Rows written during the measured window only: the warm-up's transactions are excluded by prefix.
+        with sqlite3.connect(db) as conn:
+            measured = conn.execute(
+                "SELECT count(*) FROM meter_values WHERE station_id LIKE 'LOAD%'"
+            ).fetchone()[0]
+        report["voltbridge"]["persisted_meter_values_per_s"] = round(measured / 4 / result.seconds)
+
+    minimal = ServerProcess("minimal")
+    try:
+        report["ocpp package (minimal)"] = asyncio.run(measure_load(minimal.url, args.chargers, args.seconds)).summary()
+    finally:
+        minimal.stop()
+
+    vb, mini = report["voltbridge"], report["ocpp package (minimal)"]
+    ratio = vb["messages_per_s"] / mini["messages_per_s"] if mini["messages_per_s"] else float("inf")
+    print(f"chargers={args.chargers} seconds={args.seconds} idle={args.idle} cpus={os.cpu_count()}")
+    print(f"{'server':28} {'msg/s':>8} {'persisted/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'KB/idle':>8}")
+    for name, figures in report.items():
+        print(
+            f"{name:28} {figures['messages_per_s']:>8} {figures.get('persisted_meter_values_per_s', '-')!s:>12} "
+            f"{figures['p50_ms']:>8} {figures['p99_ms']:>8} {figures.get('rss_kb_per_idle_charger', '-')!s:>8}"
+        )
+    print(f"voltbridge / minimal ocpp central system: {ratio:.1f}x")
+    print(json.dumps({"report": report, "ratio": round(ratio, 2), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+
+
+if __name__ == "__main__":
+    main()
