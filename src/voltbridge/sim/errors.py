@@ -1,6 +1,7 @@
 """Errors the simulator raises on purpose.
 
     SimError
+    ├── BackendRefused the backend refused the WebSocket (HTTP status, or no ocpp1.6 subprotocol)
     ├── NotConnected   a message was to be sent while the charger has no open connection
     └── CallFailed     the backend answered a CALL with a CALLERROR, or not within the timeout
 
@@ -13,6 +14,15 @@ from __future__ import annotations
 
 class SimError(Exception):
     """Base of every error the simulator raises on purpose."""
+
+
+class BackendRefused(SimError):
+    """Raised when the backend refuses the WebSocket: an HTTP error status, or no ``ocpp1.6``."""
+
+    def __init__(self, station_id: str, reason: str) -> None:
+        super().__init__(f"{station_id}: the backend refused the connection: {reason}")
+        self.station_id = station_id
+        self.reason = reason
 
 
 class NotConnected(SimError):

@@ -39,7 +39,7 @@ class Meter:
         voltage_v: float,
         battery_capacity_wh: float,
         register_wh: float = 0.0,
-        now: float,
+        now: float = 0.0,
     ) -> None:
         self.max_power_w = max_power_w
         self.phases = phases

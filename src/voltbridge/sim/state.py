@@ -24,7 +24,9 @@ class Transaction:
     reservation_id: int | None = None
     # Monotonic time at which the EV leaves by itself (None: only a stop command ends it).
     ends_at: float | None = None
+    # The StopTxnSampledData samples at start and end: the StopTransaction's transactionData.
     begin_sample: JsonObject | None = None
+    end_sample: JsonObject | None = None
     meter_values_sent: int = 0
     stopped_at: datetime | None = None
     meter_stop_wh: int | None = None

@@ -31,7 +31,7 @@ class Station:
     """The state of one simulated charger: connectors, sessions, reservations, lists, profiles."""
 
     def __init__(
-        self, station_id: str, config: ChargerConfig, *, now: float, on_config_change: Callable[[str], None]
+        self, station_id: str, config: ChargerConfig, *, on_config_change: Callable[[str], None]
     ) -> None:
         self.station_id = station_id
         self.config = config
@@ -47,7 +47,6 @@ class Station:
                     voltage_v=config.voltage_v,
                     battery_capacity_wh=config.battery_capacity_wh,
                     register_wh=config.initial_register_wh,
-                    now=now,
                 ),
             )
             for n in range(1, config.connectors + 1)
@@ -219,12 +218,11 @@ class Station:
                 connector.status = self.idle_status(reservation.connector_id)
         return reservation
 
-    def use_reservation(self, connector_id: int, id_tag: str) -> int | None:
-        """Consume the reservation a session on the connector uses; returns its id."""
-        for reservation in list(self.reservations.values()):
+    def reservation_for(self, connector_id: int, id_tag: str) -> Reservation | None:
+        """The reservation a session of ``id_tag`` on the connector fulfils (its own, or one for 0)."""
+        for reservation in self.reservations.values():
             if reservation.connector_id in (connector_id, 0) and reservation.admits(id_tag):
-                del self.reservations[reservation.reservation_id]
-                return reservation.reservation_id
+                return reservation
         return None
 
     def _free_connectors(self) -> int:
