@@ -16,7 +16,6 @@ def test_every_exported_name_exists_and_is_documented() -> None:
 
 def test_the_public_face_is_exactly_the_documented_api() -> None:
     assert set(tariffs.__all__) == {
-        "TARIFF_NOT_ACTIVE",
         "ChargingSession",
         "Cost",
         "CostBucket",
@@ -33,6 +32,7 @@ def test_the_public_face_is_exactly_the_documented_api() -> None:
         "PricedPeriod",
         "PricingOptions",
         "PricingResult",
+        "PricingWarning",
         "Reservation",
         "ReservationRestrictionType",
         "SessionSample",

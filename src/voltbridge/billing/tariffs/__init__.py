@@ -7,7 +7,6 @@ docs/tariffs.md.
 """
 
 from voltbridge.billing.tariffs.engine import (
-    TARIFF_NOT_ACTIVE,
     price_cdr_periods,
     price_reservation,
     price_session,
@@ -36,12 +35,12 @@ from voltbridge.billing.tariffs.result import (
     PricedComponent,
     PricedPeriod,
     PricingResult,
+    PricingWarning,
 )
 from voltbridge.billing.tariffs.session import ChargingSession, Reservation, SessionSample
 from voltbridge.billing.tariffs.wire import parse_tariff, tariff_to_ocpi
 
 __all__ = [
-    "TARIFF_NOT_ACTIVE",
     "ChargingSession",
     "Cost",
     "CostBucket",
@@ -58,6 +57,7 @@ __all__ = [
     "PricedPeriod",
     "PricingOptions",
     "PricingResult",
+    "PricingWarning",
     "Reservation",
     "ReservationRestrictionType",
     "SessionSample",

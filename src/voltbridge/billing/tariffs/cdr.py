@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
-from voltbridge.billing.tariffs.result import PeriodKind
+from voltbridge.billing.tariffs.result import PeriodKind, PricingWarning
 from voltbridge.billing.tariffs.timeline import Segment, to_instant
 from voltbridge.billing.tariffs.wire import parse_datetime, parse_decimal
 from voltbridge.core.errors import InvalidInput
-
-PERIODS_OUTSIDE = "periods_outside_start_end_date_time"
-OTHER_TARIFF = "charging_period_of_other_tariff"
 
 # CdrDimensionType of 2.2.1, plus FLAT from 2.1.1 (the tariff, not the CDR, decides the flat fee).
 _KNOWN = frozenset(
@@ -59,7 +56,7 @@ class CdrTimeline:
     total_time_s: Fraction
     session_start: datetime
     only_reservation: bool
-    warnings: set[str] = field(default_factory=set)
+    warnings: set[PricingWarning] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -88,11 +85,11 @@ def cdr_segments(cdr: Mapping[str, object], tariff_id: str) -> CdrTimeline:
         if periods[i].start < periods[i - 1].start:
             raise InvalidInput(f"cdr.charging_periods[{i}] starts before the period before it")
 
-    warnings: set[str] = set()
+    warnings: set[PricingWarning] = set()
     if any(not cdr_start <= p.start <= cdr_end for p in periods):
-        warnings.add(PERIODS_OUTSIDE)
+        warnings.add(PricingWarning.PERIODS_OUTSIDE)
     if any(p.tariff_id is not None and p.tariff_id != tariff_id for p in periods):
-        warnings.add(OTHER_TARIFF)
+        warnings.add(PricingWarning.OTHER_TARIFF)
 
     kinds = [_kind(p, f"cdr.charging_periods[{i}]") for i, p in enumerate(periods)]
     session_starts = [p.start for p, k in zip(periods, kinds, strict=True) if k is not PeriodKind.RESERVATION]

@@ -29,7 +29,7 @@ The algorithm (OCPI 2.2.1 Tariffs and CDRs modules; docs/tariffs.md has the long
    ROUND_HALF_UP by default).
 
 Choosing the Tariff (connector, TariffType, validity window) is the caller's job; pricing with a Tariff
-that is not valid at the session start only adds the warning `tariff_not_active_at_session_start`.
+that is not valid at the session start only adds PricingWarning.TARIFF_NOT_ACTIVE.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from voltbridge.billing.tariffs.result import (
     PricedComponent,
     PricedPeriod,
     PricingResult,
+    PricingWarning,
 )
 from voltbridge.billing.tariffs.session import (
     ChargingSession,
@@ -67,8 +68,6 @@ from voltbridge.billing.tariffs.session import (
 )
 from voltbridge.billing.tariffs.timeline import Segment, round_money, to_datetime, to_decimal, to_instant
 from voltbridge.core.errors import InvalidInput
-
-TARIFF_NOT_ACTIVE = "tariff_not_active_at_session_start"
 
 _DEFAULT = PricingOptions()
 _ZERO = Fraction(0)
@@ -86,7 +85,7 @@ def price_session(
         segments.extend(reservation_segments(tariff, session.reservation, session.tz))
         first = session.reservation.start
     segments.extend(session_segments(tariff, session))
-    warnings = set() if tariff.is_active_at(first) else {TARIFF_NOT_ACTIVE}
+    warnings = _validity_warnings(tariff, first)
     total_time = to_instant(session.end) - to_instant(session.start)
     return _price(
         tariff, segments, session.tz, options, expired=False, total_time_s=total_time, warnings=warnings
@@ -125,7 +124,7 @@ def price_reservation(
 ) -> PricingResult:
     """The price of a reservation that did not become a charging session (expired, or not)."""
     segments = reservation_segments(tariff, reservation, tz)
-    warnings = set() if tariff.is_active_at(reservation.start) else {TARIFF_NOT_ACTIVE}
+    warnings = _validity_warnings(tariff, reservation.start)
     return _price(
         tariff, segments, tz, options, expired=reservation.expired, total_time_s=_ZERO, warnings=warnings
     )
@@ -149,7 +148,7 @@ def price_cdr_periods(
     first = to_datetime(timeline.segments[0].start) if timeline.segments else timeline.session_start
     warnings = set(timeline.warnings)
     if not tariff.is_active_at(min(first, timeline.session_start)):
-        warnings.add(TARIFF_NOT_ACTIVE)
+        warnings.add(PricingWarning.TARIFF_NOT_ACTIVE)
     return _price(
         tariff,
         timeline.segments,
@@ -159,6 +158,10 @@ def price_cdr_periods(
         total_time_s=timeline.total_time_s,
         warnings=warnings,
     )
+
+
+def _validity_warnings(tariff: Tariff, first: datetime) -> set[PricingWarning]:
+    return set() if tariff.is_active_at(first) else {PricingWarning.TARIFF_NOT_ACTIVE}
 
 
 @dataclass(slots=True)
@@ -199,7 +202,7 @@ def _price(
     *,
     expired: bool,
     total_time_s: Fraction,
-    warnings: set[str],
+    warnings: set[PricingWarning],
 ) -> PricingResult:
     indexed = list(enumerate(tariff.elements))
     session_elements = [(i, e) for i, e in indexed if e.reservation is None]
@@ -246,7 +249,11 @@ def _price(
 
 
 def _finder(
-    candidates: _Candidates, segment: Segment, tz: tzinfo, options: PricingOptions, warnings: set[str]
+    candidates: _Candidates,
+    segment: Segment,
+    tz: tzinfo,
+    options: PricingOptions,
+    warnings: set[PricingWarning],
 ) -> Callable[[TariffDimensionType], tuple[int, int, PriceComponent] | None]:
     context = context_of(segment, tz)
     holds: dict[int, bool] = {}
@@ -347,7 +354,7 @@ def _result(
     lines: list[_Line],
     options: PricingOptions,
     total_time_s: Fraction,
-    warnings: set[str],
+    warnings: set[PricingWarning],
 ) -> PricingResult:
     def cost(excl: Fraction, incl: Fraction) -> Cost:
         return Cost(excl_vat=round_money(excl, options), incl_vat=round_money(incl, options))

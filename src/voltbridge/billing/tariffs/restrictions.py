@@ -14,12 +14,10 @@ from fractions import Fraction
 
 from voltbridge.billing.tariffs.models import DayOfWeek, TariffElement, TariffRestrictions
 from voltbridge.billing.tariffs.options import DayOfWeekAnchor
+from voltbridge.billing.tariffs.result import PricingWarning
 from voltbridge.billing.tariffs.timeline import Segment, to_datetime
 
 _MIDNIGHT = time(0, 0)
-
-POWER_UNKNOWN = "power_unknown"
-CURRENT_UNKNOWN = "current_unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +50,7 @@ def restrictions_match(
     restrictions: TariffRestrictions | None,
     context: Context,
     anchor: DayOfWeekAnchor,
-    warnings: set[str],
+    warnings: set[PricingWarning],
 ) -> bool:
     """Whether every restriction holds in `context`; notes unknown power/current in `warnings`."""
     if restrictions is None:
@@ -85,7 +83,7 @@ def restrictions_match(
         return False
     if r.min_power is not None or r.max_power is not None:
         if context.min_power_kw is None or context.max_power_kw is None:
-            warnings.add(POWER_UNKNOWN)
+            warnings.add(PricingWarning.POWER_UNKNOWN)
             return False
         if r.min_power is not None and context.min_power_kw < Fraction(r.min_power):
             return False
@@ -93,7 +91,7 @@ def restrictions_match(
             return False
     if r.min_current is not None or r.max_current is not None:
         if context.min_current_a is None or context.max_current_a is None:
-            warnings.add(CURRENT_UNKNOWN)
+            warnings.add(PricingWarning.CURRENT_UNKNOWN)
             return False
         if r.min_current is not None and context.min_current_a < Fraction(r.min_current):
             return False

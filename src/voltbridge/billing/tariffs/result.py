@@ -24,6 +24,16 @@ class PeriodKind(StrEnum):
     RESERVATION = "RESERVATION"
 
 
+class PricingWarning(StrEnum):
+    """Something odd about the input that was priced anyway; the value is a stable code."""
+
+    TARIFF_NOT_ACTIVE = "tariff_not_active_at_session_start"  # outside the Tariff's start/end_date_time
+    POWER_UNKNOWN = "power_unknown"  # an element with a power restriction was skipped: no power known
+    CURRENT_UNKNOWN = "current_unknown"  # an element with a current restriction was skipped: no current known
+    PERIODS_OUTSIDE = "periods_outside_start_end_date_time"  # a CDR period starts outside the CDR
+    OTHER_TARIFF = "charging_period_of_other_tariff"  # a CDR period names another tariff_id
+
+
 class CostBucket(StrEnum):
     """The CDR total a cost is added to."""
 
@@ -92,7 +102,7 @@ class PricingResult:
 
     `total_cost` is the sum of the buckets after `min_price`/`max_price` (flags say whether one of them
     changed it). `total_time_h` is the session duration, charging and parking, without reservation
-    time. `warnings` holds stable codes (see docs/tariffs.md) for input that was priced but is odd.
+    time. `warnings` lists what was odd about input that was priced anyway.
     """
 
     currency: str
@@ -109,4 +119,4 @@ class PricingResult:
     total_reservation_time_h: Decimal
     min_price_applied: bool
     max_price_applied: bool
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[PricingWarning, ...] = ()
