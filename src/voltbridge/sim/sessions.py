@@ -121,14 +121,14 @@ class Sessions:
             self._release(connector_id)
             await self.send_status(connector_id)
             return None
-        await self.send_status(connector_id)
+        if profile is not None:
+            self._install_tx_profile(profile, tx)
         tx.begin_sample = station.meter(connector_id).sample(
             station.stop_measurands(), context="Transaction.Begin", timestamp=timestamp(tx.started_at)
         )
+        await self.send_status(connector_id)
         with contextlib.suppress(CallFailed):
             await self.send_meter_values(connector_id, "Transaction.Begin")
-        if profile is not None:
-            self._install_tx_profile(profile, tx)
         if tx.id_tag_status != "Accepted" and station.configuration.flag("StopTransactionOnInvalidId"):
             await self.end(tx, "DeAuthorized")
         return tx
