@@ -145,10 +145,8 @@ def price_cdr_periods(
     """
     timeline = cdr_segments(cdr, tariff.id)
     expired = timeline.only_reservation if reservation_expired is None else reservation_expired
-    first = to_datetime(timeline.segments[0].start) if timeline.segments else timeline.session_start
-    warnings = set(timeline.warnings)
-    if not tariff.is_active_at(min(first, timeline.session_start)):
-        warnings.add(PricingWarning.TARIFF_NOT_ACTIVE)
+    first = min(to_datetime(timeline.segments[0].start), timeline.session_start)
+    warnings = timeline.warnings | _validity_warnings(tariff, first)
     return _price(
         tariff,
         timeline.segments,
@@ -185,13 +183,28 @@ class _Line:
     def excl_vat(self) -> Fraction:
         return self.billed * Fraction(self.component.price)
 
-    @property
-    def incl_vat(self) -> Fraction:
+    def with_vat(self, excl_vat: Fraction) -> Fraction:
         vat = self.component.vat
-        return self.excl_vat if vat is None else self.excl_vat * (1 + Fraction(vat) / 100)
+        return excl_vat if vat is None else excl_vat * (1 + Fraction(vat) / 100)
 
 
-_Candidates = list[tuple[int, TariffElement]]
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An element that may price a segment, with its first component of each dimension."""
+
+    index: int
+    element: TariffElement
+    components: dict[TariffDimensionType, tuple[int, PriceComponent]]
+
+
+def _candidates(pairs: Sequence[tuple[int, TariffElement]]) -> list[_Candidate]:
+    out = []
+    for index, element in pairs:
+        components: dict[TariffDimensionType, tuple[int, PriceComponent]] = {}
+        for position, component in enumerate(element.price_components):
+            components.setdefault(component.type, (position, component))
+        out.append(_Candidate(index, element, components))
+    return out
 
 
 def _price(
@@ -214,14 +227,13 @@ def _price(
             (i, e) for i, e in indexed if e.reservation is ReservationRestrictionType.RESERVATION_EXPIRES
         ]
         reservation_elements = expiry + reservation_elements
+    for_session, for_reservation = _candidates(session_elements), _candidates(reservation_elements)
 
     lines: list[_Line] = []
     flat_charged: set[bool] = set()  # phases (is_reservation) whose FLAT fee is already charged
     for index, segment in enumerate(segments):
         is_reservation = segment.kind is PeriodKind.RESERVATION
-        find = _finder(
-            reservation_elements if is_reservation else session_elements, segment, tz, options, warnings
-        )
+        find = _finder(for_reservation if is_reservation else for_session, segment, tz, options, warnings)
         if is_reservation not in flat_charged:
             hit = find(TariffDimensionType.FLAT)
             if hit is not None:
@@ -249,7 +261,7 @@ def _price(
 
 
 def _finder(
-    candidates: _Candidates,
+    candidates: list[_Candidate],
     segment: Segment,
     tz: tzinfo,
     options: PricingOptions,
@@ -259,17 +271,17 @@ def _finder(
     holds: dict[int, bool] = {}
 
     def find(dimension: TariffDimensionType) -> tuple[int, int, PriceComponent] | None:
-        for element_index, element in candidates:
-            found = element.component(dimension)
+        for candidate in candidates:
+            found = candidate.components.get(dimension)
             if found is None:
                 continue
-            if element_index not in holds:
+            if candidate.index not in holds:
                 # Checked lazily, so an element that is never reached cannot raise an "unknown power" warning.
-                holds[element_index] = restrictions_match(
-                    element.restrictions, context, options.day_of_week_anchor, warnings
+                holds[candidate.index] = restrictions_match(
+                    candidate.element.restrictions, context, options.day_of_week_anchor, warnings
                 )
-            if holds[element_index]:
-                return element_index, found[0], found[1]
+            if holds[candidate.index]:
+                return candidate.index, found[0], found[1]
         return None
 
     return find
@@ -359,9 +371,11 @@ def _result(
     def cost(excl: Fraction, incl: Fraction) -> Cost:
         return Cost(excl_vat=round_money(excl, options), incl_vat=round_money(incl, options))
 
-    by_segment: dict[int, list[_Line]] = {}
+    # Each line's exact amounts, computed once: (line, excl. VAT, incl. VAT).
+    by_segment: dict[int, list[tuple[_Line, Fraction, Fraction]]] = {}
     for line in lines:
-        by_segment.setdefault(line.segment, []).append(line)
+        excl = line.excl_vat
+        by_segment.setdefault(line.segment, []).append((line, excl, line.with_vat(excl)))
     periods = []
     for index, segment in enumerate(segments):
         own = by_segment.get(index, [])
@@ -376,9 +390,9 @@ def _result(
                 volume=to_decimal(ln.volume),
                 billed_volume=to_decimal(ln.billed),
                 bucket=ln.bucket,
-                cost=cost(ln.excl_vat, ln.incl_vat),
+                cost=cost(excl, incl),
             )
-            for ln in own
+            for ln, excl, incl in own
         )
         periods.append(
             PricedPeriod(
@@ -394,14 +408,15 @@ def _result(
                 min_current_a=None if segment.min_current_a is None else to_decimal(segment.min_current_a),
                 max_current_a=None if segment.max_current_a is None else to_decimal(segment.max_current_a),
                 components=components,
-                cost=cost(sum((ln.excl_vat for ln in own), _ZERO), sum((ln.incl_vat for ln in own), _ZERO)),
+                cost=cost(sum((excl for _, excl, _ in own), _ZERO), sum((incl for _, _, incl in own), _ZERO)),
             )
         )
 
     buckets = {bucket: (_ZERO, _ZERO) for bucket in CostBucket}
-    for line in lines:
-        excl, incl = buckets[line.bucket]
-        buckets[line.bucket] = (excl + line.excl_vat, incl + line.incl_vat)
+    for own in by_segment.values():
+        for line, excl, incl in own:
+            total_excl, total_incl = buckets[line.bucket]
+            buckets[line.bucket] = (total_excl + excl, total_incl + incl)
     total_excl = sum((excl for excl, _ in buckets.values()), _ZERO)
     total_incl = sum((incl for _, incl in buckets.values()), _ZERO)
     total_excl, total_incl, min_applied, max_applied = _bound(tariff, options, total_excl, total_incl)

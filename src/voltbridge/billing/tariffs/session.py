@@ -15,7 +15,6 @@ interpolated energy crosses a min/max_kwh. Inside a segment no restriction can c
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -152,36 +151,38 @@ def session_segments(tariff: Tariff, session: ChargingSession) -> list[Segment]:
                 if start < crossing < end:
                     cuts.add(crossing)
 
-    def energy_at(instant: Fraction) -> Fraction:
-        index = bisect.bisect_right(times, instant) - 1
-        if index < 0:
-            return energies[0]
-        if index >= len(times) - 1:
-            return energies[-1]
-        span = times[index + 1] - times[index]
-        return energies[index] + (energies[index + 1] - energies[index]) * (instant - times[index]) / span
-
     points = sorted(cuts | {start, end})
     bounds = list(pairwise(points)) or [(start, end)]
+    # One walk over the sorted points: `index` is the last sample at or before the point.
+    index = 0
+    state: list[int] = []
+    energy: list[Fraction] = []
+    for point in points:
+        while index + 1 < len(times) and times[index + 1] <= point:
+            index += 1
+        state.append(index)
+        energy.append(_interpolate(index, point, times, energies))
     segments: list[Segment] = []
-    for low, high in bounds:
-        index = max(bisect.bisect_right(times, low) - 1, 0)
+    for k, (low, high) in enumerate(bounds):
+        index = state[k]
         sample = samples[index]
         power = _power_kw(sample, index, low, times, energies)
         current = None if sample.current_a is None else Fraction(sample.current_a)
         duration = high - low
         charging = sample.charging
+        energy_low = energy[k]
+        energy_high = energy[k + 1] if k + 1 < len(energy) else energy_low
         segments.append(
             Segment(
                 start=low,
                 end=high,
                 kind=PeriodKind.CHARGING if charging else PeriodKind.PARKING,
-                energy_wh=energy_at(high) - energy_at(low),
+                energy_wh=energy_high - energy_low,
                 time_s=duration if charging else Fraction(0),
                 parking_s=Fraction(0) if charging else duration,
                 reservation_s=Fraction(0),
                 elapsed_s=low - start,
-                energy_before_wh=energy_at(low),
+                energy_before_wh=energy_low,
                 min_power_kw=power,
                 max_power_kw=power,
                 min_current_a=current,
@@ -189,6 +190,14 @@ def session_segments(tariff: Tariff, session: ChargingSession) -> list[Segment]:
             )
         )
     return segments
+
+
+def _interpolate(index: int, instant: Fraction, times: list[Fraction], energies: list[Fraction]) -> Fraction:
+    """The session energy at `instant`, given the last sample at or before it (flat outside the samples)."""
+    if instant <= times[index] or index + 1 >= len(times):
+        return energies[index]
+    span = times[index + 1] - times[index]
+    return energies[index] + (energies[index + 1] - energies[index]) * (instant - times[index]) / span
 
 
 def reservation_segments(tariff: Tariff, reservation: Reservation, tz: tzinfo) -> list[Segment]:
