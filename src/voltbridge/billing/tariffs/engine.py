@@ -28,6 +28,14 @@ The algorithm (OCPI 2.2.1 Tariffs and CDRs modules; docs/tariffs.md has the long
 7. Exact arithmetic throughout; each reported amount is rounded once (PricingOptions.decimal_places,
    ROUND_HALF_UP by default).
 
+Where the sources disagree, the defaults (each an option in PricingOptions) are:
+- min_price is applied, as the specification says; the tandemdrive vector
+  `025kwh_min_price/cdr2_less_than_2kWh` ignores it (0.30 / 0.33 instead of 0.50 / 0.55).
+- Charging and parking time: parking alone is rounded when billed (2.2.1 CDR chapter, 2.3.0 and the
+  `step_size` vector: 0.55), not charging plus parking together (the 2.2.1 Tariff example: 0.383).
+- Only priced volume is rounded (release-2.3.0-bugfixes: 0.73), not free volume too (0.78).
+- `day_of_week` is read at the priced instant, also after midnight in a wrapping window.
+
 Choosing the Tariff (connector, TariffType, validity window) is the caller's job; pricing with a Tariff
 that is not valid at the session start only adds PricingWarning.TARIFF_NOT_ACTIVE.
 """
