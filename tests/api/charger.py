@@ -108,7 +108,9 @@ C = TypeVar("C", bound=FullCharger)
 
 
 @overload
-def booted(url: str, station_id: str) -> contextlib.AbstractAsyncContextManager[FullCharger]: ...
+def booted(
+    url: str, station_id: str, *, password: str | None = None
+) -> contextlib.AbstractAsyncContextManager[FullCharger]: ...
 
 
 @overload

@@ -100,7 +100,9 @@ async def station_views(services: Services, stations: Sequence[Any]) -> list[Sta
     connectors = await services.stations.connectors([s.id for s in stations])
     views = []
     for station in stations:
-        connected = services.bus.holds(station.id)
+        # The bus knows whether a socket is registered right now; the row whether the station's last
+        # connection has not ended. Both must agree: either alone can lag behind a closed socket.
+        connected = station.connected_node is not None and services.bus.holds(station.id)
         own = [ConnectorOut.model_validate(c) for c in connectors.get(station.id, [])]
         station_status = OFFLINE
         if connected:
