@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from voltbridge.store.base import Base, JSONType, UTCDateTime
 from voltbridge.store.models.stations import Station
+from voltbridge.store.models.users import User
 
 
 class Operator(Base):
@@ -181,6 +183,8 @@ station_area_id: Column[int] = Column(
 station_visible: Column[bool] = Column(
     STATION_VISIBLE, Boolean, nullable=False, default=True, server_default=true()
 )
+# users.operator_id names an operator (the column itself is the users table's own).
+cast(Table, User.__table__).append_constraint(ForeignKeyConstraint(["operator_id"], ["operators.id"]))
 cast(Table, Station.__table__).append_column(station_area_id)
 cast(Table, Station.__table__).append_column(station_visible)
 Station.__mapper__.add_property(STATION_AREA_ID, station_area_id)
