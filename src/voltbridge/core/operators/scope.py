@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from voltbridge.core.errors import Forbidden
 from voltbridge.store.models.operators import Area, NetworkMember, station_area_id
 from voltbridge.store.models.stations import Station
 
@@ -99,3 +100,15 @@ EVERYTHING = Scope(everything=True)
 def scope_of(principal: Principal | None) -> Scope:
     """The scope of a caller (see `Scope.of`)."""
     return Scope.of(principal)
+
+
+def require_admin(actor: Principal | None, what: str) -> None:
+    """Forbidden unless the caller is a platform admin (or the platform itself)."""
+    if actor is not None and not actor.is_admin:
+        raise Forbidden(f"only platform admins may {what}")
+
+
+def require_writer(actor: Principal | None) -> None:
+    """Forbidden for read-only users (the API refuses their writes too; this keeps other edges honest)."""
+    if actor is not None and actor.read_only:
+        raise Forbidden(f"{actor.email} is read-only and may not change anything")
