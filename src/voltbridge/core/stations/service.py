@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +15,14 @@ from voltbridge.bus import Bus
 from voltbridge.core.clock import Clock
 from voltbridge.core.errors import Conflict, InvalidInput, NotFound
 from voltbridge.core.events import StationBooted, StationConnected, StationDisconnected, StatusChanged
+from voltbridge.core.operators.scope import Scope
 from voltbridge.core.security import hash_password, token_digest, verify_password
 from voltbridge.store import Database
 from voltbridge.store.models import Connector, Station, StationEvent
+from voltbridge.store.models.operators import place_station
+
+if TYPE_CHECKING:
+    from voltbridge.core.users.service import Principal
 
 BOOT_FIELDS = {
     "chargePointVendor": "vendor",
@@ -100,8 +105,13 @@ class StationService:
         ocpp_version: str | None = None,
         description: str | None = None,
         lenient: bool = False,
+        area_id: int | None = None,
+        principal: Principal | None = None,
     ) -> Station:
-        """Pre-register a station so it is accepted when it connects."""
+        """Pre-register a station so it is accepted when it connects.
+
+        An operator user must put it into one of its own charging areas, or it could never see it again.
+        """
         _check_station_id(station_id)
         if password is not None:
             _check_password(password)
@@ -109,6 +119,11 @@ class StationService:
         async with self._db.transaction() as session:
             if await session.get(Station, station_id) is not None:
                 raise Conflict(f"station {station_id!r} already exists")
+            scope = Scope.of(principal)
+            if area_id is not None and not await scope.sees_area(session, area_id):
+                raise InvalidInput(f"charging area {area_id} does not exist")
+            if area_id is None and not scope.everything:
+                raise InvalidInput("give area_id: an operator user registers stations into its own areas")
             station = Station(
                 id=station_id,
                 password_hash=hash_password(password) if password else None,
@@ -119,12 +134,15 @@ class StationService:
                 created_at=now,
                 updated_at=now,
             )
+            place_station(station, area_id=area_id, visible=True)
             session.add(station)
         return station
 
-    async def update(self, station_id: str, change: StationUpdate) -> Station:
+    async def update(
+        self, station_id: str, change: StationUpdate, *, principal: Principal | None = None
+    ) -> Station:
         async with self._db.transaction() as session:
-            station = await self._get(session, station_id)
+            station = await self._get(session, station_id, principal)
             if change.password is not None:
                 _check_password(change.password)
                 station.password_hash = hash_password(change.password)
@@ -145,19 +163,22 @@ class StationService:
             station.updated_at = self._clock.now()
         return station
 
-    async def delete(self, station_id: str) -> None:
+    async def delete(self, station_id: str, *, principal: Principal | None = None) -> None:
         async with self._db.transaction() as session:
-            station = await self._get(session, station_id)
+            station = await self._get(session, station_id, principal)
             await session.delete(station)
 
-    async def get(self, station_id: str) -> Station:
+    async def get(self, station_id: str, *, principal: Principal | None = None) -> Station:
         async with self._db.read() as session:
-            return await self._get(session, station_id)
+            return await self._get(session, station_id, principal)
 
-    async def get_all(self, *, limit: int = 100, offset: int = 0) -> tuple[Sequence[Station], int]:
+    async def get_all(
+        self, *, limit: int = 100, offset: int = 0, principal: Principal | None = None
+    ) -> tuple[Sequence[Station], int]:
+        query = select(Station).where(Scope.of(principal).stations(Station.id))
         async with self._db.read() as session:
-            total = await session.scalar(select(func.count()).select_from(Station)) or 0
-            rows = await session.scalars(select(Station).order_by(Station.id).limit(limit).offset(offset))
+            total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await session.scalars(query.order_by(Station.id).limit(limit).offset(offset))
             return rows.all(), total
 
     async def connectors(self, station_ids: Sequence[str]) -> dict[str, list[Connector]]:
@@ -330,10 +351,16 @@ class StationService:
             session.add(StationEvent(station_id=station_id, kind=kind, at=at or self._clock.now(), data=data))
 
     async def events(
-        self, station_id: str, *, kind: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        station_id: str,
+        *,
+        kind: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        principal: Principal | None = None,
     ) -> tuple[Sequence[StationEvent], int]:
         async with self._db.read() as session:
-            await self._get(session, station_id)
+            await self._get(session, station_id, principal)
             query = select(StationEvent).where(StationEvent.station_id == station_id)
             if kind is not None:
                 query = query.where(StationEvent.kind == kind)
@@ -344,9 +371,10 @@ class StationService:
             return rows.all(), total
 
     @staticmethod
-    async def _get(session: AsyncSession, station_id: str) -> Station:
+    async def _get(session: AsyncSession, station_id: str, principal: Principal | None = None) -> Station:
         station = await session.get(Station, station_id)
-        if station is None:
+        # Outside the caller's scope reads exactly like "does not exist" (core/operators/scope.py).
+        if station is None or not await Scope.of(principal).sees_station(session, station_id):
             raise NotFound(f"station {station_id!r} does not exist")
         return station
 
