@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -15,10 +16,14 @@ from voltbridge.core.clock import Clock
 from voltbridge.core.errors import NotFound
 from voltbridge.core.events import MeterValuesReceived, TransactionStarted, TransactionStopped
 from voltbridge.core.metering import Sample, last_register
+from voltbridge.core.operators.scope import Scope
 from voltbridge.core.tokens.service import IdTagInfo
 from voltbridge.core.transactions.meter_writer import MeterWriter
 from voltbridge.store import Database
 from voltbridge.store.models import MeterValue, StationEvent, Transaction
+
+if TYPE_CHECKING:
+    from voltbridge.core.users.service import Principal
 
 # A start stamped this long before it reached us was recorded while the charger was offline.
 LATE_AFTER = timedelta(minutes=5)
@@ -179,10 +184,11 @@ class TransactionService:
             )
         )
 
-    async def get(self, transaction_id: int) -> Transaction:
+    async def get(self, transaction_id: int, *, principal: Principal | None = None) -> Transaction:
         async with self._db.read() as session:
             tx = await session.get(Transaction, transaction_id)
-            if tx is None:
+            # A session at a station outside the caller's scope reads as missing (core/operators/scope.py).
+            if tx is None or not await Scope.of(principal).sees_station(session, tx.station_id):
                 raise NotFound(f"transaction {transaction_id} does not exist")
             return tx
 
@@ -196,9 +202,14 @@ class TransactionService:
             return (await session.scalars(query.order_by(Transaction.id))).all()
 
     async def get_all(
-        self, filter: TransactionFilter, *, limit: int = 100, offset: int = 0
+        self,
+        filter: TransactionFilter,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        principal: Principal | None = None,
     ) -> tuple[Sequence[Transaction], int]:
-        query = select(Transaction)
+        query = select(Transaction).where(Scope.of(principal).stations(Transaction.station_id))
         if filter.station_id is not None:
             query = query.where(Transaction.station_id == filter.station_id)
         if filter.station_ids is not None:
@@ -217,9 +228,9 @@ class TransactionService:
             return rows.all(), total
 
     async def meter_values_of(
-        self, transaction_id: int, *, limit: int = 1000, offset: int = 0
+        self, transaction_id: int, *, limit: int = 1000, offset: int = 0, principal: Principal | None = None
     ) -> tuple[Sequence[MeterValue], int]:
-        await self.get(transaction_id)
+        await self.get(transaction_id, principal=principal)
         query = select(MeterValue).where(MeterValue.transaction_id == transaction_id)
         async with self._db.read() as session:
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
