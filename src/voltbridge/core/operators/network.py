@@ -288,3 +288,32 @@ async def _refusal(session: AsyncSession, station_id: str, id_tag: str) -> str |
         f"station {station_id!r} is private to operator {code!r} and id token {id_tag!r} is not a member "
         "of its private network"
     )
+
+
+async def admit_created_token(
+    session: AsyncSession, token: IdToken, *, actor: Principal | None, at: datetime
+) -> None:
+    """A token an operator user creates joins that operator's private network (else it could not see it).
+
+    Called by TokenService inside the unit of work that creates the token (after a flush gave it an id).
+    """
+    scope = Scope.of(actor)
+    if scope.everything or actor is None:
+        return
+    if scope.operator_id is None:
+        raise InvalidInput(f"{actor.email} belongs to no operator and cannot create id tokens")
+    session.add(
+        NetworkMember(
+            operator_id=scope.operator_id, id_token_id=token.id, granted_at=at, granted_by=actor.email
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        at=at,
+        entity="membership",
+        entity_id=f"{scope.operator_id}:{token.uid}",
+        action="grant",
+        operator_id=scope.operator_id,
+        after={"id_token": token.uid, "reason": "created by an operator user"},
+    )
