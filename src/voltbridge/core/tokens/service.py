@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,8 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltbridge.core.clock import Clock
 from voltbridge.core.errors import Conflict, InvalidInput, NotFound
+from voltbridge.core.operators.network import admit_created_token
+from voltbridge.core.operators.scope import Scope
 from voltbridge.store import Database
 from voltbridge.store.models import IdToken, Transaction
+
+if TYPE_CHECKING:
+    from voltbridge.core.users.service import Principal
 
 TOKEN_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid")
 
@@ -51,7 +57,7 @@ class TokenService:
         self._db = db
         self._clock = clock
 
-    async def create(self, uid: str, change: TokenChange) -> IdToken:
+    async def create(self, uid: str, change: TokenChange, *, principal: Principal | None = None) -> IdToken:
         _check_uid(uid)
         now = self._clock.now()
         token = IdToken(uid=uid, status="Accepted", max_concurrent_tx=1, created_at=now, updated_at=now)
@@ -59,29 +65,36 @@ class TokenService:
         try:
             async with self._db.transaction() as session:
                 session.add(token)
+                await session.flush()
+                await admit_created_token(session, token, actor=principal, at=now)
         except IntegrityError as exc:
             raise Conflict(f"id token {uid!r} already exists") from exc
         return token
 
-    async def update(self, uid: str, change: TokenChange) -> IdToken:
+    async def update(self, uid: str, change: TokenChange, *, principal: Principal | None = None) -> IdToken:
         async with self._db.transaction() as session:
-            token = await _get(session, uid)
+            token = await _get(session, uid, principal)
             _apply(token, change)
             token.updated_at = self._clock.now()
         return token
 
-    async def delete(self, uid: str) -> None:
+    async def delete(self, uid: str, *, principal: Principal | None = None) -> None:
         async with self._db.transaction() as session:
-            await session.delete(await _get(session, uid))
+            await session.delete(await _get(session, uid, principal))
 
-    async def get(self, uid: str) -> IdToken:
+    async def get(self, uid: str, *, principal: Principal | None = None) -> IdToken:
         async with self._db.read() as session:
-            return await _get(session, uid)
+            return await _get(session, uid, principal)
 
     async def get_all(
-        self, *, search: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        principal: Principal | None = None,
     ) -> tuple[Sequence[IdToken], int]:
-        query = select(IdToken)
+        query = select(IdToken).where(Scope.of(principal).id_tokens(IdToken.id))
         if search:
             query = query.where(IdToken.uid.contains(search))
         async with self._db.read() as session:
@@ -119,8 +132,11 @@ class TokenService:
             return info
 
 
-async def _get(session: AsyncSession, uid: str) -> IdToken:
-    token = await session.scalar(select(IdToken).where(IdToken.uid == uid))
+async def _get(session: AsyncSession, uid: str, principal: Principal | None = None) -> IdToken:
+    # An operator user sees its private network's tokens only; others read as missing.
+    token = await session.scalar(
+        select(IdToken).where(IdToken.uid == uid, Scope.of(principal).id_tokens(IdToken.id))
+    )
     if token is None:
         raise NotFound(f"id token {uid!r} does not exist")
     return token
