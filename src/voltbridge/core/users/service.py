@@ -11,9 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from voltbridge.core.clock import Clock
 from voltbridge.core.errors import Conflict, InvalidInput, NotFound
+from voltbridge.core.operators import audit
 from voltbridge.core.security import hash_password, new_token, token_digest, verify_password
 from voltbridge.store import Database
 from voltbridge.store.models import ApiToken, User
+from voltbridge.store.models.operators import Operator
 
 ROLES = ("admin", "operator")
 
@@ -61,6 +63,7 @@ class UserService:
         password: str | None = None,
         operator_id: int | None = None,
         read_only: bool = False,
+        actor: Principal | None = None,
     ) -> User:
         email = email.strip().lower()
         if "@" not in email or len(email) > 255:
@@ -86,7 +89,21 @@ class UserService:
         )
         try:
             async with self._db.transaction() as session:
+                # Checked here, not left to the foreign key: its error would read like a duplicate email.
+                if operator_id is not None and await session.get(Operator, operator_id) is None:
+                    raise InvalidInput(f"operator {operator_id} does not exist")
                 session.add(user)
+                await session.flush()
+                audit.record(
+                    session,
+                    actor=actor,
+                    at=now,
+                    entity="user",
+                    entity_id=user.id,
+                    action="create",
+                    operator_id=operator_id,
+                    after={"email": email, "role": role, "operator_id": operator_id, "read_only": read_only},
+                )
         except IntegrityError as exc:
             raise Conflict(f"a user with email {email!r} already exists") from exc
         return user
@@ -120,10 +137,13 @@ class UserService:
             return None
         return _principal(user)
 
-    async def issue_token(self, user_id: int, name: str = "api") -> IssuedToken:
+    async def issue_token(
+        self, user_id: int, name: str = "api", *, actor: Principal | None = None
+    ) -> IssuedToken:
         token = new_token()
         async with self._db.transaction() as session:
-            if await session.get(User, user_id) is None:
+            user = await session.get(User, user_id)
+            if user is None:
                 raise NotFound(f"user {user_id} does not exist")
             row = ApiToken(
                 user_id=user_id,
@@ -133,6 +153,17 @@ class UserService:
                 created_at=self._clock.now(),
             )
             session.add(row)
+            await session.flush()
+            audit.record(
+                session,
+                actor=actor,
+                at=row.created_at,
+                entity="user",
+                entity_id=user_id,
+                action="issue_token",
+                operator_id=user.operator_id,
+                after={"token_id": row.id, "name": name, "prefix": row.prefix},
+            )
         return IssuedToken(id=row.id, token=token, name=name)
 
     async def tokens(self, user_id: int) -> Sequence[ApiToken]:
@@ -142,12 +173,22 @@ class UserService:
             )
             return rows.all()
 
-    async def revoke_token(self, user_id: int, token_id: int) -> None:
+    async def revoke_token(self, user_id: int, token_id: int, *, actor: Principal | None = None) -> None:
         async with self._db.transaction() as session:
             row = await session.get(ApiToken, token_id)
             if row is None or row.user_id != user_id:
                 raise NotFound(f"token {token_id} of user {user_id} does not exist")
-            row.revoked_at = row.revoked_at or self._clock.now()
+            if row.revoked_at is None:
+                row.revoked_at = self._clock.now()
+                audit.record(
+                    session,
+                    actor=actor,
+                    at=row.revoked_at,
+                    entity="user",
+                    entity_id=user_id,
+                    action="revoke_token",
+                    before={"token_id": token_id, "prefix": row.prefix},
+                )
 
     async def authenticate(self, token: str) -> Principal | None:
         """The principal behind a bearer token, or None. Records when the token was last used."""
