@@ -14,6 +14,16 @@ from voltbridge.config import Settings
 from voltbridge.core.authorization import AuthorizationService
 from voltbridge.core.clock import Clock, SystemClock
 from voltbridge.core.commands.service import CommandService
+from voltbridge.core.operators import (
+    AreaService,
+    AuditService,
+    CommissionService,
+    DriverService,
+    NetworkService,
+    OperatorService,
+    PrivateNetworkRule,
+    ReportService,
+)
 from voltbridge.core.stations.service import StationService
 from voltbridge.core.tokens.service import TokenService
 from voltbridge.core.transactions.meter_writer import MeterWriter
@@ -54,6 +64,13 @@ class App:
     commands: CommandService
     authorization: AuthorizationService
     users: UserService
+    operators: OperatorService
+    areas: AreaService
+    drivers: DriverService
+    network: NetworkService
+    commission: CommissionService
+    reports: ReportService
+    audit: AuditService
     traffic: ChargerTraffic
     gateway: Gateway
     ports: Ports = field(default_factory=Ports)
@@ -82,6 +99,8 @@ class App:
         commands = CommandService(
             db, bus, clock, OcppCommandSchema(), default_timeout=settings.command_timeout
         )
+        # Private networks: invisible stations serve only their operator's members (core/operators/).
+        authorization.add_rule(PrivateNetworkRule(db, record_event=stations.record_event))
         users = UserService(db, clock, admin_token=settings.admin_token)
         traffic: ChargerTraffic = NoTraffic()
         services = GatewayServices(stations, transactions, authorization, clock)
@@ -104,6 +123,13 @@ class App:
             commands=commands,
             authorization=authorization,
             users=users,
+            operators=OperatorService(db, clock),
+            areas=AreaService(db, clock),
+            drivers=DriverService(db, clock),
+            network=NetworkService(db, clock),
+            commission=CommissionService(db, clock),
+            reports=ReportService(db),
+            audit=AuditService(db, clock),
             traffic=traffic,
             gateway=gateway,
         )
