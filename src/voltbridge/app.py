@@ -29,6 +29,7 @@ from voltbridge.core.tokens.service import TokenService
 from voltbridge.core.transactions.meter_writer import MeterWriter
 from voltbridge.core.transactions.service import TransactionService
 from voltbridge.core.users.service import UserService
+from voltbridge.ocpi import OcpiOptions, OcpiService
 from voltbridge.ocpp.commands import OcppCommandSchema
 from voltbridge.ocpp.gateway import Gateway, GatewayOptions
 from voltbridge.ocpp.hooks import ChargerTraffic, NoTraffic
@@ -73,6 +74,7 @@ class App:
     audit: AuditService
     traffic: ChargerTraffic
     gateway: Gateway
+    ocpi: OcpiService
     ports: Ports = field(default_factory=Ports)
     _http: uvicorn.Server | None = None
     _http_task: asyncio.Task[None] | None = None
@@ -111,6 +113,16 @@ class App:
             traffic,
             GatewayOptions(node_id=settings.node_id, ping_interval=settings.ping_interval),
         )
+        # OCPI roaming (ocpi/): partner registry, pushes driven by events, OCPI tokens authorizing here.
+        ocpi = OcpiService(
+            db=db,
+            bus=bus,
+            clock=clock,
+            options=_ocpi_options(settings),
+            transactions=transactions,
+            commands=commands,
+            authorization=authorization,
+        )
         return cls(
             settings=settings,
             db=db,
@@ -132,6 +144,7 @@ class App:
             audit=AuditService(db, clock),
             traffic=traffic,
             gateway=gateway,
+            ocpi=ocpi,
         )
 
     async def start(self, *, migrate: bool = True, http: bool = True) -> Ports:
@@ -140,6 +153,7 @@ class App:
             await upgrade(self.settings.database_url)
         await self.bus.start()
         await self.meter_writer.start()
+        await self.ocpi.start()
         s = self.settings
         self.ports.ocpp = await self.gateway.listen(s.host, s.ocpp_port)
         tls = _tls_context(s)
@@ -153,6 +167,7 @@ class App:
         from voltbridge.api import create_api
 
         api = create_api(self)
+        api.mount("/ocpi", self.ocpi.asgi_app())  # OCPI server (ocpi/), see docs/ocpi.md
         config = uvicorn.Config(
             api, host=self.settings.host, port=self.settings.http_port, log_level="warning", lifespan="off"
         )
@@ -164,6 +179,8 @@ class App:
                 raise RuntimeError("the HTTP server did not start")
             await asyncio.sleep(0.01)
         self.ports.http = self._http.servers[0].sockets[0].getsockname()[1]
+        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "::") else self.settings.host
+        self.ocpi.set_base_url(f"http://{host}:{self.ports.http}/ocpi")
 
     async def stop(self) -> None:
         """Close ports, flush meter values, close the bus and the database."""
@@ -171,9 +188,22 @@ class App:
             self._http.should_exit = True
             await self._http_task
         await self.gateway.close()
+        await self.ocpi.close()
         await self.meter_writer.close()
         await self.bus.close()
         await self.db.close()
+
+
+def _ocpi_options(settings: Settings) -> OcpiOptions:
+    """OCPI options from settings; the `ocpi_*` settings are read when config.py defines them."""
+    defaults = OcpiOptions()
+    return OcpiOptions(
+        country_code=getattr(settings, "ocpi_country_code", defaults.country_code),
+        party_id=getattr(settings, "ocpi_party_id", defaults.party_id),
+        business_name=getattr(settings, "ocpi_business_name", defaults.business_name),
+        base_url=getattr(settings, "ocpi_base_url", None),
+        command_timeout=int(settings.command_timeout),
+    )
 
 
 def _bus_for(settings: Settings) -> Bus:

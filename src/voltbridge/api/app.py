@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from voltbridge import __version__
-from voltbridge.api import commands, errors, stations, system, tokens, transactions, users
+from voltbridge.api import commands, errors, ocpi_partners, stations, system, tokens, transactions, users
 from voltbridge.api.deps import Services
 from voltbridge.api.wire import ErrorBody
 
@@ -38,6 +38,7 @@ def create_api(services: Services) -> FastAPI:
     v1.include_router(transactions.router)
     v1.include_router(users.router)
     v1.include_router(users.me_router)
+    v1.include_router(ocpi_partners.router)
     api.include_router(v1)
     api.include_router(system.router)
     errors.install(api)
