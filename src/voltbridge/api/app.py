@@ -6,7 +6,11 @@ from fastapi import APIRouter, FastAPI
 
 from voltbridge import __version__
 from voltbridge.api import commands, errors, ocpi_partners, stations, system, tokens, transactions, users
+from voltbridge.api.areas import router as areas_router
+from voltbridge.api.audit import router as audit_router
 from voltbridge.api.deps import Services
+from voltbridge.api.operators import router as operators_router
+from voltbridge.api.reports import router as reports_router
 from voltbridge.api.wire import ErrorBody
 
 API_PREFIX = "/api/v1"
@@ -38,6 +42,10 @@ def create_api(services: Services) -> FastAPI:
     v1.include_router(transactions.router)
     v1.include_router(users.router)
     v1.include_router(users.me_router)
+    v1.include_router(operators_router)
+    v1.include_router(areas_router)
+    v1.include_router(reports_router)
+    v1.include_router(audit_router)
     v1.include_router(ocpi_partners.router)
     api.include_router(v1)
     api.include_router(system.router)
