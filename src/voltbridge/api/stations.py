@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import Field
 
-from voltbridge.api.deps import PageDep, Services, ServicesDep, authenticated
+from voltbridge.api.deps import CurrentPrincipal, PageDep, Services, ServicesDep, authenticated
+from voltbridge.api.operators import OperatorServicesDep
 from voltbridge.api.wire import ListOf, Model, Out, UtcTime
 from voltbridge.core.errors import InvalidInput
 from voltbridge.core.stations.service import StationUpdate
@@ -30,7 +31,9 @@ class StationIn(Model):
     password: str | None = Field(
         default=None, description="HTTP Basic password (security profiles 1 and 2); none: no password"
     )
-    area_id: int | None = Field(default=None, description="reserved: charging areas are not available yet")
+    area_id: int | None = Field(
+        default=None, description="the charging area (an operator user must give one)"
+    )
     ocpp_version: OcppVersionName | None = None
     description: str | None = Field(default=None, max_length=2000)
     lenient: bool = Field(default=False, description="accept known schema quirks from this charger")
@@ -43,6 +46,8 @@ class StationPatch(Model):
     description: str | None = Field(default=None, max_length=2000)
     lenient: bool | None = None
     registration_status: RegistrationStatus | None = None
+    area_id: int | None = Field(default=None, description="move into this charging area (null: out of any)")
+    visible: bool | None = Field(default=None, description="false: only the operator's private network")
 
 
 class ConnectorOut(Out):
@@ -65,6 +70,8 @@ class StationOut(Out):
     ocpp_version: str | None
     registration_status: str
     lenient: bool
+    area_id: int | None = Field(description="the charging area the station belongs to")
+    visible: bool = Field(description="false: hidden from public listings, private network only")
     has_password: bool
     connected: bool = Field(description="a socket for this station is open now")
     status: str = Field(description='connector 0\'s status; "Offline" when not connected')
@@ -129,35 +136,45 @@ _STATION_COLUMNS = tuple(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Pre-register a station")
-async def create_station(body: StationIn, services: ServicesDep) -> StationOut:
-    if body.area_id is not None:
-        raise InvalidInput("area_id cannot be set yet: charging areas do not exist in this version")
+async def create_station(body: StationIn, services: ServicesDep, principal: CurrentPrincipal) -> StationOut:
     station = await services.stations.register(
         body.id,
         password=body.password,
         ocpp_version=body.ocpp_version,
         description=body.description,
         lenient=body.lenient,
+        area_id=body.area_id,
+        principal=principal,
     )
     return (await station_views(services, [station]))[0]
 
 
 @router.get("", summary="List stations")
-async def list_stations(services: ServicesDep, page: PageDep) -> ListOf[StationOut]:
-    stations, total = await services.stations.get_all(limit=page.limit, offset=page.offset)
+async def list_stations(
+    services: ServicesDep, page: PageDep, principal: CurrentPrincipal
+) -> ListOf[StationOut]:
+    stations, total = await services.stations.get_all(
+        limit=page.limit, offset=page.offset, principal=principal
+    )
     return ListOf[StationOut](items=await station_views(services, stations), total=total)
 
 
 @router.get("/{station_id}", summary="One station")
-async def get_station(station_id: str, services: ServicesDep) -> StationOut:
-    station = await services.stations.get(station_id)
+async def get_station(station_id: str, services: ServicesDep, principal: CurrentPrincipal) -> StationOut:
+    station = await services.stations.get(station_id, principal=principal)
     return (await station_views(services, [station]))[0]
 
 
 @router.patch("/{station_id}", summary="Change a station")
-async def update_station(station_id: str, body: StationPatch, services: ServicesDep) -> StationOut:
+async def update_station(
+    station_id: str,
+    body: StationPatch,
+    services: ServicesDep,
+    principal: CurrentPrincipal,
+    operators: OperatorServicesDep,
+) -> StationOut:
     given = body.model_fields_set
-    for name in ("lenient", "registration_status"):
+    for name in ("lenient", "registration_status", "visible"):
         if name in given and getattr(body, name) is None:
             raise InvalidInput(f"{name} cannot be null; leave it out to keep it")
     change = StationUpdate(
@@ -168,13 +185,18 @@ async def update_station(station_id: str, body: StationPatch, services: Services
         lenient=body.lenient,
         registration_status=body.registration_status,
     )
-    station = await services.stations.update(station_id, change)
+    if given & {"area_id", "visible"}:
+        # The station's place (area, visibility) is the operators' domain, audited there.
+        await operators.areas.place_station(
+            station_id, area_id=body.area_id, visible=body.visible, move="area_id" in given, actor=principal
+        )
+    station = await services.stations.update(station_id, change, principal=principal)
     return (await station_views(services, [station]))[0]
 
 
 @router.delete("/{station_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a station")
-async def delete_station(station_id: str, services: ServicesDep) -> Response:
-    await services.stations.delete(station_id)
+async def delete_station(station_id: str, services: ServicesDep, principal: CurrentPrincipal) -> Response:
+    await services.stations.delete(station_id, principal=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -183,9 +205,10 @@ async def list_station_events(
     station_id: str,
     services: ServicesDep,
     page: PageDep,
+    principal: CurrentPrincipal,
     kind: Annotated[str | None, Query(description="only events of this kind, e.g. status, quirk")] = None,
 ) -> ListOf[StationEventOut]:
     events, total = await services.stations.events(
-        station_id, kind=kind, limit=page.limit, offset=page.offset
+        station_id, kind=kind, limit=page.limit, offset=page.offset, principal=principal
     )
     return ListOf[StationEventOut](items=[StationEventOut.model_validate(e) for e in events], total=total)
