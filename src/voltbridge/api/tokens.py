@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import Field
 
-from voltbridge.api.deps import PageDep, ServicesDep, authenticated
+from voltbridge.api.deps import CurrentPrincipal, PageDep, ServicesDep, authenticated
 from voltbridge.api.wire import ListOf, Model, Out, TimeIn, UtcTime
 from voltbridge.core.errors import InvalidInput
 from voltbridge.core.tokens.service import TokenChange
@@ -57,7 +57,7 @@ def _out(token: object) -> IdTokenOut:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create an id token")
-async def create_token(body: IdTokenIn, services: ServicesDep) -> IdTokenOut:
+async def create_token(body: IdTokenIn, services: ServicesDep, principal: CurrentPrincipal) -> IdTokenOut:
     change = TokenChange(
         status=body.status,
         expires_at=body.expires_at,
@@ -66,26 +66,31 @@ async def create_token(body: IdTokenIn, services: ServicesDep) -> IdTokenOut:
         max_concurrent_tx=0 if body.max_concurrent_tx is None else body.max_concurrent_tx,
         description=body.description,
     )
-    return _out(await services.tokens.create(body.uid, change))
+    return _out(await services.tokens.create(body.uid, change, principal=principal))
 
 
 @router.get("", summary="List id tokens")
 async def list_tokens(
     services: ServicesDep,
     page: PageDep,
+    principal: CurrentPrincipal,
     search: Annotated[str | None, Query(description="only uids containing this text")] = None,
 ) -> ListOf[IdTokenOut]:
-    tokens, total = await services.tokens.get_all(search=search, limit=page.limit, offset=page.offset)
+    tokens, total = await services.tokens.get_all(
+        search=search, limit=page.limit, offset=page.offset, principal=principal
+    )
     return ListOf[IdTokenOut](items=[_out(t) for t in tokens], total=total)
 
 
 @router.get("/{uid}", summary="One id token")
-async def get_token(uid: str, services: ServicesDep) -> IdTokenOut:
-    return _out(await services.tokens.get(uid))
+async def get_token(uid: str, services: ServicesDep, principal: CurrentPrincipal) -> IdTokenOut:
+    return _out(await services.tokens.get(uid, principal=principal))
 
 
 @router.patch("/{uid}", summary="Change an id token")
-async def update_token(uid: str, body: IdTokenPatch, services: ServicesDep) -> IdTokenOut:
+async def update_token(
+    uid: str, body: IdTokenPatch, services: ServicesDep, principal: CurrentPrincipal
+) -> IdTokenOut:
     given = body.model_fields_set
     if "status" in given and body.status is None:
         raise InvalidInput("status cannot be null; leave it out to keep it")
@@ -99,10 +104,10 @@ async def update_token(uid: str, body: IdTokenPatch, services: ServicesDep) -> I
         else body.max_concurrent_tx,
         description="" if "description" in given and body.description is None else body.description,
     )
-    return _out(await services.tokens.update(uid, change))
+    return _out(await services.tokens.update(uid, change, principal=principal))
 
 
 @router.delete("/{uid}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an id token")
-async def delete_token(uid: str, services: ServicesDep) -> Response:
-    await services.tokens.delete(uid)
+async def delete_token(uid: str, services: ServicesDep, principal: CurrentPrincipal) -> Response:
+    await services.tokens.delete(uid, principal=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from voltbridge.api.deps import PageDep, ServicesDep, authenticated
+from voltbridge.api.deps import CurrentPrincipal, PageDep, ServicesDep, authenticated
 from voltbridge.api.wire import ListOf, Out, TimeIn, UtcTime
 from voltbridge.core.transactions.service import TransactionFilter
 
@@ -60,6 +60,7 @@ def _meter_value(row: Any) -> MeterValueOut:
 async def list_transactions(
     services: ServicesDep,
     page: PageDep,
+    principal: CurrentPrincipal,
     station_id: Annotated[str | None, Query()] = None,
     status: Annotated[Literal["active", "completed"] | None, Query()] = None,
     id_tag: Annotated[str | None, Query()] = None,
@@ -73,20 +74,24 @@ async def list_transactions(
         started_from=started_from,
         started_to=started_to,
     )
-    rows, total = await services.transactions.get_all(query, limit=page.limit, offset=page.offset)
+    rows, total = await services.transactions.get_all(
+        query, limit=page.limit, offset=page.offset, principal=principal
+    )
     return ListOf[TransactionOut](items=[TransactionOut.model_validate(t) for t in rows], total=total)
 
 
 @router.get("/{transaction_id}", summary="One transaction")
-async def get_transaction(transaction_id: int, services: ServicesDep) -> TransactionOut:
-    return TransactionOut.model_validate(await services.transactions.get(transaction_id))
+async def get_transaction(
+    transaction_id: int, services: ServicesDep, principal: CurrentPrincipal
+) -> TransactionOut:
+    return TransactionOut.model_validate(await services.transactions.get(transaction_id, principal=principal))
 
 
 @router.get("/{transaction_id}/meter-values", summary="A transaction's meter values, oldest first")
 async def list_meter_values(
-    transaction_id: int, services: ServicesDep, page: PageDep
+    transaction_id: int, services: ServicesDep, page: PageDep, principal: CurrentPrincipal
 ) -> ListOf[MeterValueOut]:
     rows, total = await services.transactions.meter_values_of(
-        transaction_id, limit=page.limit, offset=page.offset
+        transaction_id, limit=page.limit, offset=page.offset, principal=principal
     )
     return ListOf[MeterValueOut](items=[_meter_value(r) for r in rows], total=total)
