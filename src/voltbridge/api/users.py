@@ -69,13 +69,14 @@ class PrincipalOut(Out):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a user")
-async def create_user(body: UserIn, services: ServicesDep) -> UserOut:
+async def create_user(body: UserIn, services: ServicesDep, principal: CurrentPrincipal) -> UserOut:
     user = await services.users.create(
         body.email,
         role=body.role,
         password=body.password,
         operator_id=body.operator_id,
         read_only=body.read_only,
+        actor=principal,
     )
     return UserOut.model_validate(user)
 
@@ -94,8 +95,10 @@ async def get_user(user_id: int, services: ServicesDep) -> UserOut:
 @router.post(
     "/{user_id}/tokens", status_code=status.HTTP_201_CREATED, summary="Issue a bearer token (shown once)"
 )
-async def issue_token(user_id: int, services: ServicesDep, body: TokenIn | None = None) -> IssuedTokenOut:
-    issued = await services.users.issue_token(user_id, (body or TokenIn()).name)
+async def issue_token(
+    user_id: int, services: ServicesDep, principal: CurrentPrincipal, body: TokenIn | None = None
+) -> IssuedTokenOut:
+    issued = await services.users.issue_token(user_id, (body or TokenIn()).name, actor=principal)
     return IssuedTokenOut.model_validate(issued)
 
 
@@ -109,8 +112,10 @@ async def list_user_tokens(user_id: int, services: ServicesDep) -> ListOf[ApiTok
 @router.delete(
     "/{user_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a bearer token"
 )
-async def revoke_token(user_id: int, token_id: int, services: ServicesDep) -> Response:
-    await services.users.revoke_token(user_id, token_id)
+async def revoke_token(
+    user_id: int, token_id: int, services: ServicesDep, principal: CurrentPrincipal
+) -> Response:
+    await services.users.revoke_token(user_id, token_id, actor=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
