@@ -28,14 +28,16 @@ from voltbridge.core.stations.service import StationService
 from voltbridge.core.tokens.service import TokenService
 from voltbridge.core.transactions.meter_writer import MeterWriter
 from voltbridge.core.transactions.service import TransactionService
+from voltbridge.core.upstreams import OutboxService, UpstreamService
 from voltbridge.core.users.service import UserService
 from voltbridge.ocpi import OcpiOptions, OcpiService
 from voltbridge.ocpp.commands import OcppCommandSchema
 from voltbridge.ocpp.gateway import Gateway, GatewayOptions
-from voltbridge.ocpp.hooks import ChargerTraffic, NoTraffic
+from voltbridge.ocpp.hooks import ChargerTraffic
 from voltbridge.ocpp.protocol import OcppVersion
 from voltbridge.ocpp.services import GatewayServices
 from voltbridge.ocpp.v16.handlers import Ocpp16Handlers
+from voltbridge.proxy import Proxy, ProxyOptions
 from voltbridge.store import Database, upgrade
 
 log = logging.getLogger(__name__)
@@ -75,12 +77,21 @@ class App:
     traffic: ChargerTraffic
     gateway: Gateway
     ocpi: OcpiService
+    upstreams: UpstreamService
+    proxy: Proxy
     ports: Ports = field(default_factory=Ports)
     _http: uvicorn.Server | None = None
     _http_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None) -> App:
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        bus: Bus | None = None,
+        proxy_options: ProxyOptions | None = None,
+    ) -> App:
         clock = clock or SystemClock()
         db = Database(settings.database_url)
         bus = bus or _bus_for(settings)
@@ -104,7 +115,18 @@ class App:
         # Private networks: invisible stations serve only their operator's members (core/operators/).
         authorization.add_rule(PrivateNetworkRule(db, record_event=stations.record_event))
         users = UserService(db, clock, admin_token=settings.admin_token)
-        traffic: ChargerTraffic = NoTraffic()
+        # The multiplexer: it observes the gateway's traffic and may decide authorization (Billing).
+        upstreams = UpstreamService(db, bus, clock)
+        proxy = Proxy(
+            stations=stations,
+            upstreams=upstreams,
+            outbox=OutboxService(db, clock),
+            bus=bus,
+            clock=clock,
+            options=proxy_options or ProxyOptions(command_timeout=settings.command_timeout),
+        )
+        authorization.add_authority(proxy)
+        traffic: ChargerTraffic = proxy
         services = GatewayServices(stations, transactions, authorization, clock)
         gateway = Gateway(
             stations,
@@ -145,6 +167,8 @@ class App:
             traffic=traffic,
             gateway=gateway,
             ocpi=ocpi,
+            upstreams=upstreams,
+            proxy=proxy,
         )
 
     async def start(self, *, migrate: bool = True, http: bool = True) -> Ports:
@@ -154,6 +178,7 @@ class App:
         await self.bus.start()
         await self.meter_writer.start()
         await self.ocpi.start()
+        await self.proxy.start()
         s = self.settings
         self.ports.ocpp = await self.gateway.listen(s.host, s.ocpp_port)
         tls = _tls_context(s)
@@ -189,6 +214,7 @@ class App:
             await self._http_task
         await self.gateway.close()
         await self.ocpi.close()
+        await self.proxy.close()
         await self.meter_writer.close()
         await self.bus.close()
         await self.db.close()

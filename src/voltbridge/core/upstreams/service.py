@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -20,10 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltbridge.bus import Bus
 from voltbridge.core.clock import Clock
 from voltbridge.core.errors import Conflict, InvalidInput, NotFound
+from voltbridge.core.operators.scope import Scope
 from voltbridge.core.upstreams.events import UpstreamChanged, UpstreamDeleted
 from voltbridge.store import Database
 from voltbridge.store.models import Station
-from voltbridge.store.models.upstreams import Upstream
+from voltbridge.store.models.upstreams import Upstream, UpstreamOutboxEntry
+
+if TYPE_CHECKING:
+    from voltbridge.core.users.service import Principal
 
 
 class Role(StrEnum):
@@ -75,7 +80,9 @@ class UpstreamService:
         self._bus = bus
         self._clock = clock
 
-    async def create(self, station_id: str, spec: UpstreamSpec) -> Upstream:
+    async def create(
+        self, station_id: str, spec: UpstreamSpec, *, principal: Principal | None = None
+    ) -> Upstream:
         """Connect an upstream to a station. A second Billing upstream is a Conflict."""
         url = check_url(spec.url)
         _check_password(spec.password)
@@ -96,8 +103,7 @@ class UpstreamService:
         )
         try:
             async with self._db.transaction() as session:
-                if await session.get(Station, station_id) is None:
-                    raise NotFound(f"station {station_id!r} does not exist")
+                await _station(session, station_id, principal)
                 if upstream.role == Role.BILLING:
                     await _refuse_second_billing(session, station_id, None)
                 session.add(upstream)
@@ -108,11 +114,13 @@ class UpstreamService:
         await self._bus.publish(UpstreamChanged(upstream_id=upstream.id, station_id=station_id))
         return upstream
 
-    async def update(self, station_id: str, upstream_id: int, change: UpstreamChange) -> Upstream:
+    async def update(
+        self, station_id: str, upstream_id: int, change: UpstreamChange, *, principal: Principal | None = None
+    ) -> Upstream:
         """Change an upstream; its leg follows (a role change never reconnects the charger)."""
         try:
             async with self._db.transaction() as session:
-                upstream = await _get(session, station_id, upstream_id)
+                upstream = await _get(session, station_id, upstream_id, principal)
                 if change.url is not None:
                     upstream.url = check_url(change.url)
                 if change.role is not None and change.role != upstream.role:
@@ -146,27 +154,34 @@ class UpstreamService:
         await self._bus.publish(UpstreamChanged(upstream_id=upstream_id, station_id=station_id))
         return upstream
 
-    async def delete(self, station_id: str, upstream_id: int) -> None:
+    async def delete(self, station_id: str, upstream_id: int, *, principal: Principal | None = None) -> None:
         """Disconnect an upstream: its leg, outbox and id map go with it."""
         async with self._db.transaction() as session:
-            await session.delete(await _get(session, station_id, upstream_id))
+            await session.delete(await _get(session, station_id, upstream_id, principal))
         await self._bus.publish(UpstreamDeleted(upstream_id=upstream_id, station_id=station_id))
 
-    async def get(self, station_id: str, upstream_id: int) -> Upstream:
+    async def get(self, station_id: str, upstream_id: int, *, principal: Principal | None = None) -> Upstream:
         async with self._db.read() as session:
-            return await _get(session, station_id, upstream_id)
+            return await _get(session, station_id, upstream_id, principal)
 
     async def get_all(
-        self, station_id: str, *, limit: int = 100, offset: int = 0
+        self, station_id: str, *, limit: int = 100, offset: int = 0, principal: Principal | None = None
     ) -> tuple[Sequence[Upstream], int]:
         """A station's upstreams, oldest first (NotFound for an unknown station)."""
         query = select(Upstream).where(Upstream.station_id == station_id)
         async with self._db.read() as session:
-            if await session.get(Station, station_id) is None:
-                raise NotFound(f"station {station_id!r} does not exist")
+            await _station(session, station_id, principal)
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.scalars(query.order_by(Upstream.id).limit(limit).offset(offset))
             return rows.all(), total
+
+    async def outbox_depth(self, upstream_id: int) -> int:
+        """How many billing-relevant messages are stored for the upstream, waiting for its answer."""
+        async with self._db.read() as session:
+            count = await session.scalar(
+                select(func.count()).where(UpstreamOutboxEntry.upstream_id == upstream_id)
+            )
+            return int(count or 0)
 
     async def find(self, upstream_id: int) -> Upstream | None:
         """An upstream by id alone, or None (the multiplexer, after an event)."""
@@ -210,7 +225,18 @@ def _check_pem(cert: str | None, key: str | None, ca: str | None) -> None:
             raise InvalidInput(f"{what} must be PEM text (-----BEGIN …-----)")
 
 
-async def _get(session: AsyncSession, station_id: str, upstream_id: int) -> Upstream:
+async def _station(session: AsyncSession, station_id: str, principal: Principal | None) -> None:
+    # Outside the caller's scope reads exactly like "does not exist" (core/operators/scope.py).
+    if await session.get(Station, station_id) is None or not await Scope.of(principal).sees_station(
+        session, station_id
+    ):
+        raise NotFound(f"station {station_id!r} does not exist")
+
+
+async def _get(
+    session: AsyncSession, station_id: str, upstream_id: int, principal: Principal | None
+) -> Upstream:
+    await _station(session, station_id, principal)
     upstream = await session.get(Upstream, upstream_id)
     if upstream is None or upstream.station_id != station_id:
         raise NotFound(f"station {station_id!r} has no upstream {upstream_id}")
