@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.api.charger import booted
-from tests.conftest import api_url, make_settings, ocpp_url
+from tests.conftest import ocpp_url
 from voltbridge.app import App
 
 
@@ -17,17 +19,18 @@ async def test_healthz_answers_ok_when_the_database_answers(anonymous: httpx.Asy
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-async def test_healthz_answers_503_when_the_database_does_not_answer(unused_tcp_port: int) -> None:
-    # Nothing listens on the port, so every connection attempt is refused.
-    app = App.build(make_settings(f"postgresql+asyncpg://nobody@127.0.0.1:{unused_tcp_port}/none"))
-    await app.start(migrate=False)
+async def test_healthz_answers_503_when_the_database_does_not_answer(
+    app: App, anonymous: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
+) -> None:
+    # Fault injection: the health check's engine points where nothing listens, so connecting is refused.
+    unreachable = create_async_engine(f"postgresql+asyncpg://nobody@127.0.0.1:{unused_tcp_port}/none")
+    monkeypatch.setattr(app.db, "engine", unreachable)
     try:
-        async with httpx.AsyncClient(base_url=api_url(app), timeout=10) as anonymous:
-            response = await anonymous.get("/healthz")
-        assert response.status_code == 503
-        assert response.json() == {"status": "unavailable", "database": "unreachable"}
+        response = await anonymous.get("/healthz")
     finally:
-        await app.stop()
+        await unreachable.dispose()
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unreachable"}
 
 
 async def test_openapi_document_lists_the_v1_resources(anonymous: httpx.AsyncClient) -> None:
