@@ -164,7 +164,7 @@ class NetworkService:
                 .where(IdToken.id.in_([t.id for t in tokens]))
                 .order_by(IdToken.uid)
             )
-            return [_member(*row) for row in rows.tuples()]
+            return [_member(*row) for row in rows]
 
     async def revoke(self, operator_id: int, id_token: str, *, actor: Principal | None = None) -> None:
         """Remove a token from the network; NotFound if it is not a member."""
@@ -210,7 +210,7 @@ class NetworkService:
                 query = query.where(or_(func.lower(IdToken.uid).like(pattern), search_filter(search)))
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.execute(query.order_by(IdToken.uid).limit(limit).offset(offset))
-            return [_member(*row) for row in rows.tuples()], total
+            return [_member(*row) for row in rows], total
 
     async def candidates(
         self, operator_id: int, search: str, *, principal: Principal | None = None, limit: int = 20
@@ -234,7 +234,7 @@ class NetworkService:
                 .order_by(Driver.name, Driver.id)
                 .limit(limit)
             )
-            return [Candidate(d.id, d.name, d.email, n or 0, m or 0) for d, n, m in rows.tuples()]
+            return [Candidate(d.id, d.name, d.email, n or 0, m or 0) for d, n, m in rows]
 
 
 def public_stations() -> ColumnElement[bool]:

@@ -226,7 +226,7 @@ class ReportService:
                     min_duration_s=r[10] or 0,
                     min_energy_wh=r[11] or 0,
                 )
-                for r in result.tuples()
+                for r in result
                 if r[1] is not None and r[3] is not None  # the query excludes them; this tells the types
             ]
 
