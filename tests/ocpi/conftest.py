@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from ocpp.v16 import call
 
-from tests.conftest import ADMIN_TOKEN, AppFactory, api_url
+from tests.chargers import connected
+from tests.conftest import ADMIN_TOKEN, AppFactory, api_url, ocpp_url
 from tests.ocpi.partner import ScriptedPartner, serve
 from voltbridge.app import App
+from voltbridge.core.errors import Conflict
 
 
 @pytest.fixture
@@ -49,3 +56,32 @@ async def register(api: httpx.AsyncClient, partner: ScriptedPartner, **extra: An
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    """Wait for an async condition (polled; for state in the database)."""
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def charger(
+    cpo: App, station_id: str, *, status: str = "Available", charger_class: Any = None
+) -> AsyncIterator[Any]:
+    """A registered station, connected as a real OCPP 1.6 charger, booted, connector 1 reported."""
+    with contextlib.suppress(Conflict):  # a test may have registered (and placed) it already
+        await cpo.stations.register(station_id)
+    kwargs = {"charger_class": charger_class} if charger_class else {}
+    async with connected(ocpp_url(cpo), station_id, **kwargs) as cp:
+        await cp.boot()
+        await cp.call(call.StatusNotification(connector_id=1, error_code="NoError", status=status))
+        yield cp
+
+
+def ocpi_client(cpo: App, token: str, *, encoding: str = "base64") -> httpx.AsyncClient:
+    """A client of our /ocpi as a partner holding `token`."""
+    value = token if encoding == "plain" else base64.b64encode(token.encode()).decode()
+    return httpx.AsyncClient(
+        base_url=f"{api_url(cpo)}/ocpi", headers={"Authorization": f"Token {value}"}, timeout=20
+    )

@@ -157,7 +157,8 @@ class OcpiClient:
                 detail = (
                     envelope.status_message if envelope and envelope.status_message else response.text[:300]
                 )
-                error = f"{method} {url}: HTTP {response.status_code}: {detail}"
+                code = f", OCPI status {ocpi_status}" if ocpi_status is not None else ""
+                error = f"{method} {url}: HTTP {response.status_code}{code}: {detail}"
                 raise PartnerCallFailed(
                     error,
                     http_status=response.status_code,

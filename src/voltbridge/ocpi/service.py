@@ -10,7 +10,7 @@ from fastapi import Request
 from starlette.types import ASGIApp
 
 from voltbridge.billing.tariffs import Tariff
-from voltbridge.bus import Bus
+from voltbridge.bus import Bus, Event
 from voltbridge.core.authorization import AuthorizationService
 from voltbridge.core.clock import Clock
 from voltbridge.core.commands.service import CommandService
@@ -102,10 +102,19 @@ class OcpiService:
                 authorization.platform_decision,
             )
             authorization.add_authority(self.authority)
-        bus.subscribe(TransactionStarted, self.sessions.on_started, name="ocpi-session-start")
-        bus.subscribe(MeterValuesReceived, self.sessions.on_meter_values, name="ocpi-session-meter")
-        bus.subscribe(TransactionStopped, self.sessions.on_stopped, name="ocpi-session-stop")
-        bus.subscribe(StatusChanged, self.publisher.on_status, name="ocpi-location-status")
+        # One subscription for every event we react to: the bus keeps order within a subscription
+        # only, and a session's stop must never be handled before its start.
+        bus.subscribe(Event, self._on_event, name="ocpi")
+
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, TransactionStarted):
+            await self.sessions.on_started(event)
+        elif isinstance(event, MeterValuesReceived):
+            await self.sessions.on_meter_values(event)
+        elif isinstance(event, TransactionStopped):
+            await self.sessions.on_stopped(event)
+        elif isinstance(event, StatusChanged):
+            await self.publisher.on_status(event)
 
     def base_url(self, request: Request | None = None) -> str:
         """Where partners reach our /ocpi: configured, or learnt from the first request."""

@@ -96,8 +96,10 @@ class Pricer:
                     and row.at >= samples[-1].at
                 ):
                     samples.append(SessionSample(at=row.at, energy_wh=wh))
-        last_wh = tx.meter_stop_wh if tx.meter_stop_wh is not None else tx.last_meter_wh
-        if last_wh is not None and last_wh >= samples[-1].energy_wh and end >= samples[-1].at:
+        # The stop reading counts only when pricing up to the stop (a running cost stops at `end`).
+        last_wh = tx.meter_stop_wh
+        stopped = tx.stopped_at is not None and end >= tx.stopped_at
+        if stopped and last_wh is not None and last_wh >= samples[-1].energy_wh and end >= samples[-1].at:
             samples.append(SessionSample(at=end, energy_wh=last_wh))
         try:
             tz = ZoneInfo(time_zone)
@@ -320,8 +322,12 @@ class SessionPublisher:
             return
         tx = await self._transactions.get(event.transaction_id)
         now = self._clock.now()
-        kwh = Decimal(max((tx.last_meter_wh or 0) - (tx.meter_start_wh or 0), 0)) / Decimal(1000)
-        priced = await self._pricer.price(tx, tx.last_meter_at or now, self._options.default_time_zone)
+        # The event's reading, not the transaction's latest: events are handled after the fact.
+        reading = event.last_register_wh if event.last_register_wh is not None else tx.last_meter_wh
+        kwh = Decimal(max((reading or 0) - (tx.meter_start_wh or 0), 0)) / Decimal(1000)
+        priced = await self._pricer.price(
+            tx, event.at or tx.last_meter_at or now, self._options.default_time_zone
+        )
         patch: dict[str, Any] = {"kwh": kwh, "last_updated": format_datetime(now)}
         if priced.result is not None:
             cost = priced.result.total_cost
