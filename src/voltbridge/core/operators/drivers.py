@@ -158,13 +158,21 @@ class DriverService:
             )
 
 
-def search_filter(search: str) -> ColumnElement[bool]:
-    """Drivers whose name, email or reference contains the text, or who hold a token whose uid does."""
+def search_filter(search: str, *, uids: bool = True) -> ColumnElement[bool]:
+    """Drivers whose name, email or reference contains the text, or (`uids`) who hold a token whose uid does.
+
+    Leave `uids` off in a query that already joins the driver's tokens (and match IdToken.uid there).
+    """
     pattern = f"%{search.lower()}%"
-    return or_(
+    fields = (
         func.lower(Driver.name).like(pattern),
         func.lower(Driver.email).like(pattern),
         func.lower(Driver.reference).like(pattern),
+    )
+    if not uids:
+        return or_(*fields)
+    return or_(
+        *fields,
         exists().where(
             DriverToken.driver_id == Driver.id,
             DriverToken.id_token_id == IdToken.id,

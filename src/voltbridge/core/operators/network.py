@@ -207,7 +207,9 @@ class NetworkService:
             query = _members_query(operator.id)
             if search:
                 pattern = f"%{search.lower()}%"
-                query = query.where(or_(func.lower(IdToken.uid).like(pattern), search_filter(search)))
+                query = query.where(
+                    or_(func.lower(IdToken.uid).like(pattern), search_filter(search, uids=False))
+                )
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.execute(query.order_by(IdToken.uid).limit(limit).offset(offset))
             return [_member(*row) for row in rows], total
