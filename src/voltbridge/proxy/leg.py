@@ -19,6 +19,7 @@ import logging
 import os
 import ssl
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
@@ -70,6 +71,11 @@ class LegConfig:
         )
 
 
+RoleSource = Callable[[int], Awaitable[Role | None]]
+"""The upstream's role as stored now (None: deleted or disabled), read for every command it sends, so
+a role changed through the API applies to the very next command, whichever node holds the leg."""
+
+
 class LinkDown(Exception):
     """Raised inside a leg when its connection is no longer usable (closed, or an answer timed out)."""
 
@@ -102,6 +108,7 @@ class Leg:
         clock: Clock,
         stats: LegStats,
         options: ProxyOptions,
+        role_now: RoleSource | None = None,
     ) -> None:
         self.config = config
         self.stats = stats
@@ -118,6 +125,7 @@ class Leg:
         self._commands = 0
         self._closing = False
         self._ssl: ssl.SSLContext | None = None
+        self._role_now = role_now
 
     @property
     def upstream_id(self) -> int:
@@ -457,7 +465,10 @@ class Leg:
         now = self._clock.now()
         if not policy.is_command(call.action):
             return _error(call, "NotImplemented", f"{call.action} is not a 1.6 command to a charger")
-        refusal = policy.check(self.config.role, call.action, call.payload)
+        role = await self._role_now(self.upstream_id) if self._role_now is not None else self.config.role
+        if role is None:
+            return _error(call, "SecurityError", "this upstream is no longer connected to the station")
+        refusal = policy.check(role, call.action, call.payload)
         if refusal is not None:
             self.stats.refuse(call.action)
             self.stats.event(now, f"refused: {refusal.reason}", call.action)

@@ -341,10 +341,15 @@ class Proxy:
             clock=self._clock,
             stats=stats,
             options=self.options,
+            role_now=self._role_now,
         )
         leg.set_charger(self._chargers.get(config.station_id))
         self._legs[upstream_id] = leg
         self._leg_tasks[upstream_id] = self._group.create_task(self._run_leg(leg), name=f"leg-{upstream_id}")
+
+    async def _role_now(self, upstream_id: int) -> Role | None:
+        upstream = await self._upstreams.find(upstream_id)
+        return Role(upstream.role) if upstream is not None and upstream.enabled else None
 
     async def _run_leg(self, leg: Leg) -> None:
         try:
