@@ -11,6 +11,7 @@ from voltbridge.api.audit import router as audit_router
 from voltbridge.api.deps import Services
 from voltbridge.api.operators import router as operators_router
 from voltbridge.api.reports import router as reports_router
+from voltbridge.api.upstreams import router as upstreams_router
 from voltbridge.api.wire import ErrorBody
 
 API_PREFIX = "/api/v1"
@@ -47,6 +48,7 @@ def create_api(services: Services) -> FastAPI:
     v1.include_router(reports_router)
     v1.include_router(audit_router)
     v1.include_router(ocpi_partners.router)
+    v1.include_router(upstreams_router)
     api.include_router(v1)
     api.include_router(system.router)
     errors.install(api)
