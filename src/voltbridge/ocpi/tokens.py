@@ -221,6 +221,9 @@ class OcpiAuthority:
         return True
 
     async def decide(self, request: AuthorizationRequest) -> IdTagInfo:
+        if await self._commanded(request.station_id, request.id_tag):
+            # START_SESSION / RESERVE_NOW: the eMSP authorized this token for this charger already.
+            return IdTagInfo("Accepted", reason="started by the eMSP (OCPI command)")
         cached = await self._tokens.find(request.id_tag)
         if not cached:
             return await self._platform(request.station_id, request.id_tag)
@@ -252,6 +255,18 @@ class OcpiAuthority:
         if status == "Accepted":
             await self._remember(entry, request, AuthMethod.AUTH_REQUEST, info.authorization_reference)
         return IdTagInfo(status, parent_id_tag=_group(token), reason=f"eMSP answered {info.allowed}")
+
+    async def _commanded(self, station_id: str, id_tag: str) -> bool:
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(OcpiPendingStart.id).where(
+                    OcpiPendingStart.station_id == station_id,
+                    OcpiPendingStart.id_tag == id_tag,
+                    OcpiPendingStart.auth_method == str(AuthMethod.COMMAND),
+                    OcpiPendingStart.expires_at >= self._clock.now(),
+                )
+            )
+        return found is not None
 
     async def _realtime(self, partner: OcpiPartner, token: Token, station_id: str) -> AuthorizationInfo:
         url = endpoint_url(partner, ModuleID.TOKENS, InterfaceRole.SENDER)
