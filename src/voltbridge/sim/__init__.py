@@ -14,9 +14,12 @@ from voltbridge.sim.charger import SimulatedCharger
 from voltbridge.sim.clock import Clock, SystemClock
 from voltbridge.sim.config import ChargerConfig, FleetConfig, FleetMode
 from voltbridge.sim.config_store import ConfigEntry, ConfigurationStore
+from voltbridge.sim.display import FleetSnapshot
 from voltbridge.sim.errors import BackendRefused, CallFailed, NotConnected, SimError
+from voltbridge.sim.fleet import FleetStats, run_fleet
 from voltbridge.sim.latency import LatencyHistogram, LatencySummary
 from voltbridge.sim.load import FloodResult, flood
+from voltbridge.sim.simulate import main
 from voltbridge.sim.state import MessageCounters, Reservation, Transaction
 
 __all__ = [
@@ -28,6 +31,8 @@ __all__ = [
     "ConfigurationStore",
     "FleetConfig",
     "FleetMode",
+    "FleetSnapshot",
+    "FleetStats",
     "FloodResult",
     "LatencyHistogram",
     "LatencySummary",
@@ -39,4 +44,6 @@ __all__ = [
     "SystemClock",
     "Transaction",
     "flood",
+    "main",
+    "run_fleet",
 ]

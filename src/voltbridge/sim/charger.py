@@ -201,14 +201,32 @@ class SimulatedCharger:
     async def stop(self, reason: StopReason = "Local", timeout: float = 10.0) -> None:
         """End running sessions properly and start no new ones; ``run`` keeps the connection.
 
-        Call this before cancelling ``run`` so the backend is not left with open transactions.
+        Returns once every session has ended and its StopTransaction was answered (a session
+        still starting is ended when it has started), once the connection is gone, or after
+        ``timeout`` seconds. Call this before cancelling ``run`` so the backend is not left with
+        open transactions.
         """
-        self._sessions.stopping = True
+        sessions = self._sessions
+        sessions.stopping = True
         self._wire.notify()
+        station = self.station
+
+        def settled() -> bool:
+            starting = any(
+                c.status == "Preparing" and station.active_transaction(n) is None
+                for n, c in station.connectors.items()
+            )
+            busy = starting or sessions.pending_stops or station.active_transactions()
+            return not busy or not self.connected
+
         with contextlib.suppress(TimeoutError, SimError, ConnectionClosed):
             async with asyncio.timeout(timeout):
-                for tx in self.active_transactions:
-                    await self._sessions.end(tx, reason)
+                while not settled():
+                    for tx in self.active_transactions:
+                        await sessions.end(tx, reason)
+                    await self._wire.wait_until(
+                        lambda: settled() or bool(station.active_transactions()), None
+                    )
 
     # Acting (tests, demos, the fleet, and the command follow-ups)
 

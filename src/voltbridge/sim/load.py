@@ -27,8 +27,14 @@ class FloodResult:
     """Answer latency of each answered CALL of the run."""
 
 
-async def flood(charger: SimulatedCharger, seconds: float, *, heartbeat_every: int = 10) -> FloodResult:
-    """Send MeterValues for ``seconds``, each as soon as the previous one is answered.
+async def flood(
+    charger: SimulatedCharger,
+    seconds: float,
+    *,
+    heartbeat_every: int = 10,
+    stop: asyncio.Event | None = None,
+) -> FloodResult:
+    """Send MeterValues for ``seconds`` (or until ``stop`` is set), each as soon as the last is answered.
 
     Every ``heartbeat_every``-th call is a Heartbeat instead (0: none). The MeterValues belong to a
     transaction on connector 1, started first if none runs and ended afterwards, so the backend
@@ -44,7 +50,7 @@ async def flood(charger: SimulatedCharger, seconds: float, *, heartbeat_every: i
     if tx is None and charger.booted:
         with contextlib.suppress(SimError, ConnectionClosed):
             tx = await charger.start_session(1)
-    while (remaining := deadline - loop.time()) > 0:
+    while (remaining := deadline - loop.time()) > 0 and not (stop is not None and stop.is_set()):
         if not charger.booted:
             with contextlib.suppress(TimeoutError):
                 await charger.wait_for(lambda c: c.booted, remaining)

@@ -54,6 +54,8 @@ class Wire:
             if link is None:
                 raise NotConnected(self.station_id, action)
             self.counters.sent[action] += 1
+            task = asyncio.current_task()
+            cancels = 0 if task is None else task.cancelling()
             started = time.perf_counter()
             try:
                 result = await link.call(
@@ -62,8 +64,15 @@ class Wire:
             except OCPPError as exc:
                 raise self._failed(action, f"{type(exc).__name__}: {exc.description}") from exc
             except TimeoutError as exc:
+                if task is not None and task.cancelling() > cancels:
+                    raise asyncio.CancelledError from exc
                 raise self._failed(action, f"no answer within {self.response_timeout:g} s") from exc
             elapsed = time.perf_counter() - started
+            if task is not None and task.cancelling() > cancels:
+                # The ocpp package waits for answers with asyncio.wait_for, which on Python 3.11
+                # drops a cancellation that arrives together with the answer. Hand it back, or a
+                # task group tearing down a connection waits for this task for ever.
+                raise asyncio.CancelledError
         self.latency.record(elapsed)
         if latency is not None:
             latency.record(elapsed)
