@@ -21,6 +21,14 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from voltbridge.ocpi.v211.models import Location as Location211
+from voltbridge.ocpi.v221.cdrs import Cdr
+from voltbridge.ocpi.v221.commands import CommandResult
+from voltbridge.ocpi.v221.locations import EVSE, Location
+from voltbridge.ocpi.v221.sessions import Session
+from voltbridge.ocpi.v221.tariffs import Tariff
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
 DATETIME_KEYS = {
@@ -113,6 +121,16 @@ class ScriptedPartner:
                 self.problems.append(f"{where}: Content-Type is {h.get('content-type')}")
             self._check_times(body, where)
         return True
+
+    def _check_object(self, model: Any, body: Any, where: str) -> None:
+        """Every object we receive must be a valid OCPI object with no field it does not define."""
+        try:
+            parsed = model.model_validate(body)
+        except ValidationError as exc:
+            self.problems.append(f"{where}: not a valid {model.__name__}: {exc}")
+            return
+        if _normal(parsed.to_wire()) != _normal(body):
+            self.problems.append(f"{where}: {model.__name__} has fields OCPI does not define or wrong shapes")
 
     def _check_times(self, value: Any, where: str) -> None:
         if isinstance(value, dict):
@@ -227,6 +245,9 @@ class ScriptedPartner:
                     self.fail_pushes -= 1
                     return self.error(3000, "try again later", 503)
                 if request.method == "PUT":
+                    model = _MODELS.get((self.version, request.url.path.split("/")[2], key.count("/")))
+                    if model is not None:
+                        self._check_object(model, body, f"PUT {request.url.path}")
                     bucket[key] = body
                 elif request.method == "PATCH":
                     if "last_updated" not in body:
@@ -261,6 +282,7 @@ class ScriptedPartner:
                     return self.error(2000, "unauthorized", 401)
                 if self.reject_cdrs:
                     return self.error(2001, "total_cost does not match our pricing", 400)
+                self._check_object(Cdr, body, "POST cdrs")
                 self.cdrs[body["id"]] = body
                 return self.ok(status=201, headers={"Location": f"{self.base_url}/{v}/cdrs/{body['id']}"})
             finally:
@@ -295,6 +317,7 @@ class ScriptedPartner:
             try:
                 if not authorised(request, body, functional=True):
                     return self.error(2000, "unauthorized", 401)
+                self._check_object(CommandResult, body, "POST command result")
                 self.command_results.append((ref, body))
                 return self.ok()
             finally:
@@ -340,6 +363,26 @@ class ScriptedPartner:
             "whitelist": whitelist,
             "last_updated": _now(),
         }
+
+
+_MODELS: dict[tuple[str, str, int], Any] = {
+    ("2.2.1", "locations", 0): Location,
+    ("2.2.1", "locations", 1): EVSE,
+    ("2.2.1", "sessions", 0): Session,
+    ("2.2.1", "tariffs", 0): Tariff,
+    ("2.1.1", "locations", 0): Location211,
+}
+
+
+def _normal(value: Any) -> Any:
+    """JSON with numbers compared by value (1 == 1.0) and unset (null) fields dropped."""
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items() if v is not None and v != []}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return float(value)
 
 
 def _now() -> str:

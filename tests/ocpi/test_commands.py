@@ -109,7 +109,7 @@ async def test_start_stop_unlock_reserve_cancel(
         assert reserve.json()["data"]["result"] == "ACCEPTED"
         await partner.wait_for(lambda: any(ref == "reserve" for ref, _ in partner.command_results))
         assert dict(partner.command_results)["reserve"]["result"] == "ACCEPTED"
-        reserved = [kw for action, kw in cp.received if action == "ReserveNow"][0]
+        reserved = next(kw for action, kw in cp.received if action == "ReserveNow")
         assert reserved["id_tag"] == "APPUSER1" and reserved["connector_id"] == 1
         cancel = await ocpi.post(
             "/2.2.1/commands/CANCEL_RESERVATION",
