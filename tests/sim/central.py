@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -127,22 +128,25 @@ class CentralSystem:
         self.last_transaction_id = 0
         self._changed = asyncio.Event()
         self._server: Server | None = None
+        self._scheme = "ws"
 
     @property
     def url(self) -> str:
         assert self._server is not None, "the central system is not serving"
         port = next(iter(self._server.sockets)).getsockname()[1]
-        return f"ws://127.0.0.1:{port}/ocpp"
+        return f"{self._scheme}://127.0.0.1:{port}/ocpp"
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[CentralSystem]:
-        """Listen on a free port of 127.0.0.1 while the block runs."""
+    async def serving(self, tls: ssl.SSLContext | None = None) -> AsyncIterator[CentralSystem]:
+        """Listen on a free port of 127.0.0.1 (with TLS when given a context) while the block runs."""
+        self._scheme = "ws" if tls is None else "wss"
         async with serve(
             self._handle,
             "127.0.0.1",
             0,
             subprotocols=[Subprotocol("ocpp1.6")],
             process_request=self._check_password,
+            ssl=tls,
         ) as server:
             self._server = server
             try:

@@ -61,6 +61,8 @@ class LatencyHistogram:
             raise ValueError(f"fraction must be in [0, 1], got {fraction}")
         if self.count == 0:
             return 0.0
+        if fraction == 1.0:
+            return self.max
         rank = max(1, math.ceil(fraction * self.count))
         seen = 0
         for index in sorted(self._buckets):

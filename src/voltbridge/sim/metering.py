@@ -55,7 +55,8 @@ class Meter:
     @property
     def register(self) -> int:
         """The energy register as the wire carries it: whole Wh, never rounded up."""
-        return int(self.register_wh)
+        # The nudge absorbs float noise of summing steps (1099.9999… Wh is 1100 Wh).
+        return int(self.register_wh + 1e-6)
 
     def start_charging(self, now: float, *, soc_percent: float, limit_w: float | None) -> None:
         """An EV at ``soc_percent`` starts drawing power now."""
