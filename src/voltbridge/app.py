@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from voltbridge.billing import Billing, options_from
 from voltbridge.bus import Bus, LocalBus
 from voltbridge.config import Settings
 from voltbridge.core.authorization import AuthorizationService
@@ -79,6 +80,7 @@ class App:
     ocpi: OcpiService
     upstreams: UpstreamService
     proxy: Proxy
+    billing: Billing
     ports: Ports = field(default_factory=Ports)
     _http: uvicorn.Server | None = None
     _http_task: asyncio.Task[None] | None = None
@@ -145,6 +147,9 @@ class App:
             commands=commands,
             authorization=authorization,
         )
+        # Billing (billing/): tariff snapshots, running costs, the monetary limit, CDRs and reviews.
+        billing = Billing.build(db=db, bus=bus, clock=clock, commands=commands, options=options_from(settings))
+        billing.subscribe(bus)
         return cls(
             settings=settings,
             db=db,
@@ -169,6 +174,7 @@ class App:
             ocpi=ocpi,
             upstreams=upstreams,
             proxy=proxy,
+            billing=billing,
         )
 
     async def start(self, *, migrate: bool = True, http: bool = True) -> Ports:

@@ -8,9 +8,12 @@ from voltbridge import __version__
 from voltbridge.api import commands, errors, ocpi_partners, stations, system, tokens, transactions, users
 from voltbridge.api.areas import router as areas_router
 from voltbridge.api.audit import router as audit_router
+from voltbridge.api.billing_reports import router as billing_reports_router
+from voltbridge.api.cdrs import router as cdrs_router
 from voltbridge.api.deps import Services
 from voltbridge.api.operators import router as operators_router
 from voltbridge.api.reports import router as reports_router
+from voltbridge.api.tariffs import router as tariffs_router
 from voltbridge.api.upstreams import router as upstreams_router
 from voltbridge.api.wire import ErrorBody
 
@@ -45,10 +48,13 @@ def create_api(services: Services) -> FastAPI:
     v1.include_router(users.me_router)
     v1.include_router(operators_router)
     v1.include_router(areas_router)
+    v1.include_router(billing_reports_router)  # before reports_router: its names are static routes
     v1.include_router(reports_router)
     v1.include_router(audit_router)
     v1.include_router(ocpi_partners.router)
     v1.include_router(upstreams_router)
+    v1.include_router(tariffs_router)
+    v1.include_router(cdrs_router)
     api.include_router(v1)
     api.include_router(system.router)
     errors.install(api)
