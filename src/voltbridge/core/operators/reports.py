@@ -101,12 +101,13 @@ class ReportRow:
 
     @property
     def kwh(self) -> Decimal:
-        """Energy in kWh, exact (three decimals)."""
-        return Decimal(self.energy_wh) / 1000
+        """Energy in kWh, exact (always three decimals: Wh are integers)."""
+        return _kwh(self.energy_wh)
 
     @property
     def billable_kwh(self) -> Decimal:
-        return Decimal(self.billable_energy_wh) / 1000
+        """Billable energy in kWh, exact."""
+        return _kwh(self.billable_energy_wh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,10 @@ class ReportService:
                 select(CommissionSettings).where(CommissionSettings.operator_id.in_(operator_ids))
             )
             return {row.operator_id: terms_of(row) for row in rows}
+
+
+def _kwh(wh: int) -> Decimal:
+    return (Decimal(wh) / 1000).quantize(Decimal("0.001"))
 
 
 def _check(query: ReportQuery) -> None:
