@@ -176,3 +176,19 @@ async def test_delete_removes_the_station(client: httpx.AsyncClient) -> None:
     assert (await client.delete("/api/v1/stations/CP1")).status_code == 204
     assert (await client.get("/api/v1/stations/CP1")).status_code == 404
     assert (await client.delete("/api/v1/stations/CP1")).status_code == 404
+
+
+async def test_a_station_with_recorded_sessions_cannot_be_deleted(
+    app: App, client: httpx.AsyncClient
+) -> None:
+    await client.post("/api/v1/stations", json={"id": "CP1"})
+    await client.post("/api/v1/id-tokens", json={"uid": "TAG"})
+    async with booted(ocpp_url(app), "CP1") as cp:
+        await cp.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="TAG", meter_start=0, timestamp="2026-01-01T10:00:00Z"
+            )
+        )
+    refused = await client.delete("/api/v1/stations/CP1")
+    assert refused.status_code == 409 and "recorded session" in refused.json()["detail"]
+    assert (await client.get("/api/v1/stations/CP1")).status_code == 200

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 
 async def test_create_answers_the_token_with_defaults(client: httpx.AsyncClient) -> None:
@@ -38,11 +37,6 @@ async def test_create_takes_every_field_and_answers_times_in_utc(client: httpx.A
     assert token["description"] == "van 7"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: TokenService.create stores None as the column default 1 (SQLAlchemy skips None for "
-    "columns with a default), so 'no limit' cannot be given at creation; PATCH works",
-)
 async def test_create_with_no_concurrent_session_limit(client: httpx.AsyncClient) -> None:
     created = await client.post("/api/v1/id-tokens", json={"uid": "RFID0003", "max_concurrent_tx": None})
     assert created.json()["max_concurrent_tx"] is None

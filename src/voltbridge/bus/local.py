@@ -66,7 +66,8 @@ class LocalBus:
         self._handlers[station_id] = handler
 
     async def unregister_station(self, station_id: str, handler: CallHandler) -> None:
-        if self._handlers.get(station_id) is handler:
+        # `==`, not `is`: a bound method (Connection.call) is a new object at every attribute access.
+        if self._handlers.get(station_id) == handler:
             del self._handlers[station_id]
 
     def holds(self, station_id: str) -> bool:

@@ -18,7 +18,7 @@ from voltbridge.core.events import StationBooted, StationConnected, StationDisco
 from voltbridge.core.operators.scope import Scope
 from voltbridge.core.security import hash_password, token_digest, verify_password
 from voltbridge.store import Database
-from voltbridge.store.models import Connector, Station, StationEvent
+from voltbridge.store.models import Connector, Station, StationEvent, Transaction
 from voltbridge.store.models.operators import place_station
 
 if TYPE_CHECKING:
@@ -164,8 +164,17 @@ class StationService:
         return station
 
     async def delete(self, station_id: str, *, principal: Principal | None = None) -> None:
+        """Forget a station; one with recorded sessions is kept (its history is evidence)."""
         async with self._db.transaction() as session:
             station = await self._get(session, station_id, principal)
+            sessions = await session.scalar(
+                select(func.count()).select_from(Transaction).where(Transaction.station_id == station_id)
+            )
+            if sessions:
+                raise Conflict(
+                    f"station {station_id!r} has {sessions} recorded session(s) and cannot be deleted; "
+                    "set its registration_status to Rejected instead"
+                )
             await session.delete(station)
 
     async def get(self, station_id: str, *, principal: Principal | None = None) -> Station:

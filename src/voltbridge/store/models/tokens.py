@@ -20,7 +20,8 @@ class IdToken(Base):
     status: Mapped[str] = mapped_column(String(16), default="Accepted")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     group_id: Mapped[str | None] = mapped_column(String(36))
-    max_concurrent_tx: Mapped[int | None] = mapped_column(Integer, default=1)
+    # None: no limit. New tokens get 1 from TokenService (not a column default, which would hide None).
+    max_concurrent_tx: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
