@@ -55,7 +55,9 @@ class World:
         assert self.park_user is not None
         return self.park_user
 
-    async def client_for(self, email: str, *, operator_id: int | None, read_only: bool = False) -> httpx.AsyncClient:
+    async def client_for(
+        self, email: str, *, operator_id: int | None, read_only: bool = False
+    ) -> httpx.AsyncClient:
         """A new user of that operator (or an admin) and a client carrying its token."""
         role = "operator" if operator_id is not None else "admin"
         created = await self.admin.post(
@@ -65,12 +67,16 @@ class World:
         assert created.status_code == 201, created.text
         issued = await self.admin.post(f"/api/v1/users/{created.json()['id']}/tokens", json={"name": "test"})
         assert issued.status_code == 201, issued.text
-        client = httpx.AsyncClient(base_url=self.admin.base_url, headers=bearer(issued.json()["token"]), timeout=10)
+        client = httpx.AsyncClient(
+            base_url=self.admin.base_url, headers=bearer(issued.json()["token"]), timeout=10
+        )
         self.clients.append(client)
         return client
 
 
-async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], status: int = 201) -> dict[str, Any]:
+async def post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], status: int = 201
+) -> dict[str, Any]:
     """POST and check the status; the JSON answer."""
     response = await client.post(path, json=body)
     assert response.status_code == status, response.text
@@ -82,12 +88,18 @@ async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], statu
 async def world(app: App) -> AsyncIterator[World]:
     admin = httpx.AsyncClient(base_url=api_url(app), headers=bearer(ADMIN_TOKEN), timeout=10)
     w = World(app=app, admin=admin)
-    w.hotel = await post(admin, "/api/v1/operators", {"code": "HOTEL", "name": "Hotel Group", "timezone": "Europe/Amsterdam"})
-    w.park = await post(admin, "/api/v1/operators", {"code": "PARK", "name": "Park & Co", "timezone": "America/New_York"})
+    w.hotel = await post(
+        admin, "/api/v1/operators", {"code": "HOTEL", "name": "Hotel Group", "timezone": "Europe/Amsterdam"}
+    )
+    w.park = await post(
+        admin, "/api/v1/operators", {"code": "PARK", "name": "Park & Co", "timezone": "America/New_York"}
+    )
     w.hotel_area = await post(
         admin, "/api/v1/areas", {"code": "AMS-LOBBY", "name": "Lobby garage", "operator_id": w.hotel["id"]}
     )
-    w.park_area = await post(admin, "/api/v1/areas", {"code": "NYC-P1", "name": "Level 1", "operator_id": w.park["id"]})
+    w.park_area = await post(
+        admin, "/api/v1/areas", {"code": "NYC-P1", "name": "Level 1", "operator_id": w.park["id"]}
+    )
     w.loose_area = await post(admin, "/api/v1/areas", {"code": "DEPOT", "name": "Depot"})
     for station, area in (("CP-H1", w.hotel_area), ("CP-P1", w.park_area), ("CP-X", w.loose_area)):
         await post(admin, "/api/v1/stations", {"id": station, "area_id": area["id"]})
@@ -105,10 +117,19 @@ async def _accept() -> IdTagInfo:
 
 
 async def charge(
-    app: App, station_id: str, start: datetime, *, minutes: int, wh: int, id_tag: str = "CARD-1", connector: int = 1
+    app: App,
+    station_id: str,
+    start: datetime,
+    *,
+    minutes: int,
+    wh: int,
+    id_tag: str = "CARD-1",
+    connector: int = 1,
 ) -> int:
     """Record one completed session through the transaction service (as the OCPP handlers do)."""
-    started = await app.transactions.start(StartRequest(station_id, connector, id_tag, 10_000, start), _accept)
+    started = await app.transactions.start(
+        StartRequest(station_id, connector, id_tag, 10_000, start), _accept
+    )
     await app.transactions.stop(
         StopRequest(station_id, started.transaction.id, 10_000 + wh, start + timedelta(minutes=minutes))
     )

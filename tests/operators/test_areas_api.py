@@ -44,7 +44,9 @@ async def test_an_area_keeps_its_address_coordinates_and_grid_limit(world: World
 async def test_areas_nest_but_never_in_a_cycle(world: World) -> None:
     top = world.hotel_area
     middle = await post(world.admin, "/api/v1/areas", {"code": "MID", "name": "Mid", "parent_id": top["id"]})
-    leaf = await post(world.admin, "/api/v1/areas", {"code": "LEAF", "name": "Leaf", "parent_id": middle["id"]})
+    leaf = await post(
+        world.admin, "/api/v1/areas", {"code": "LEAF", "name": "Leaf", "parent_id": middle["id"]}
+    )
     loop = await world.admin.patch(f"/api/v1/areas/{top['id']}", json={"parent_id": leaf["id"]})
     assert loop.status_code == 422 and "cycle" in loop.json()["detail"]
     itself = await world.admin.patch(f"/api/v1/areas/{top['id']}", json={"parent_id": top["id"]})
@@ -61,7 +63,9 @@ async def test_an_area_holding_stations_or_sub_areas_cannot_be_deleted(world: Wo
 
 
 async def test_a_station_moves_between_areas_and_changes_visibility_with_patch(world: World) -> None:
-    moved = await world.admin.patch("/api/v1/stations/CP-X", json={"area_id": world.hotel_area["id"], "visible": False})
+    moved = await world.admin.patch(
+        "/api/v1/stations/CP-X", json={"area_id": world.hotel_area["id"], "visible": False}
+    )
     assert moved.status_code == 200, moved.text
     assert moved.json()["area_id"] == world.hotel_area["id"] and moved.json()["visible"] is False
     seen = (await world.as_hotel.get("/api/v1/stations")).json()
@@ -73,8 +77,12 @@ async def test_a_station_moves_between_areas_and_changes_visibility_with_patch(w
 
 
 async def test_an_operator_user_places_its_own_stations_only_within_its_own_areas(world: World) -> None:
-    second = await post(world.admin, "/api/v1/areas", {"code": "AMS-2", "name": "Annex", "operator_id": world.hotel["id"]})
-    ok = await world.as_hotel.patch("/api/v1/stations/CP-H1", json={"area_id": second["id"], "visible": False})
+    second = await post(
+        world.admin, "/api/v1/areas", {"code": "AMS-2", "name": "Annex", "operator_id": world.hotel["id"]}
+    )
+    ok = await world.as_hotel.patch(
+        "/api/v1/stations/CP-H1", json={"area_id": second["id"], "visible": False}
+    )
     assert ok.status_code == 200 and ok.json()["visible"] is False
     into_other = await world.as_hotel.patch("/api/v1/stations/CP-H1", json={"area_id": world.park_area["id"]})
     assert into_other.status_code == 422
@@ -95,7 +103,11 @@ async def test_operator_users_see_their_own_areas_only(world: World) -> None:
 async def test_an_operator_user_registers_stations_into_its_own_areas(world: World) -> None:
     missing = await world.as_hotel.post("/api/v1/stations", json={"id": "CP-H2"})
     assert missing.status_code == 422
-    foreign = await world.as_hotel.post("/api/v1/stations", json={"id": "CP-H2", "area_id": world.park_area["id"]})
+    foreign = await world.as_hotel.post(
+        "/api/v1/stations", json={"id": "CP-H2", "area_id": world.park_area["id"]}
+    )
     assert foreign.status_code == 422
-    mine = await world.as_hotel.post("/api/v1/stations", json={"id": "CP-H2", "area_id": world.hotel_area["id"]})
+    mine = await world.as_hotel.post(
+        "/api/v1/stations", json={"id": "CP-H2", "area_id": world.hotel_area["id"]}
+    )
     assert mine.status_code == 201 and mine.json()["visible"] is True

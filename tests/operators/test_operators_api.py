@@ -67,7 +67,9 @@ async def test_an_invalid_time_zone_or_setting_is_refused_with_422(world: World)
     assert patched.status_code == 422
 
 
-async def test_a_referenced_operator_cannot_be_deleted_and_the_answer_names_the_references(world: World) -> None:
+async def test_a_referenced_operator_cannot_be_deleted_and_the_answer_names_the_references(
+    world: World,
+) -> None:
     url = f"/api/v1/operators/{world.hotel['id']}"
     refused = await world.admin.delete(url)
     assert refused.status_code == 409
@@ -87,22 +89,31 @@ async def test_the_security_key_rotates_and_the_old_one_stops_working(world: Wor
     assert new != old
     assert await world.app.operators.check_security_key("KEYS", old) is None
     assert await world.app.operators.check_security_key("KEYS", new) is not None
-    assert (await world.as_hotel.post(f"/api/v1/operators/{world.hotel['id']}/security-key")).status_code == 403
+    assert (
+        await world.as_hotel.post(f"/api/v1/operators/{world.hotel['id']}/security-key")
+    ).status_code == 403
 
 
 async def test_operator_users_read_only_their_operator_and_may_not_change_it(world: World) -> None:
     listed = (await world.as_hotel.get("/api/v1/operators")).json()
     assert [o["code"] for o in listed["items"]] == ["HOTEL"] and listed["total"] == 1
     assert (await world.as_hotel.get(f"/api/v1/operators/{world.park['id']}")).status_code == 404
-    assert (await world.as_hotel.patch(f"/api/v1/operators/{world.park['id']}", json={"name": "x"})).status_code == 404
-    assert (await world.as_hotel.patch(f"/api/v1/operators/{world.hotel['id']}", json={"name": "x"})).status_code == 403
+    assert (
+        await world.as_hotel.patch(f"/api/v1/operators/{world.park['id']}", json={"name": "x"})
+    ).status_code == 404
+    assert (
+        await world.as_hotel.patch(f"/api/v1/operators/{world.hotel['id']}", json={"name": "x"})
+    ).status_code == 403
     assert (await world.as_hotel.delete(f"/api/v1/operators/{world.park['id']}")).status_code == 404
-    assert (await world.as_hotel.post("/api/v1/operators", json={"code": "MINE", "name": "x"})).status_code == 403
+    assert (
+        await world.as_hotel.post("/api/v1/operators", json={"code": "MINE", "name": "x"})
+    ).status_code == 403
 
 
 async def test_the_monetary_session_limit_is_exposed_per_station_for_the_tariffs(world: World) -> None:
     await world.admin.patch(
-        f"/api/v1/operators/{world.hotel['id']}", json={"session_limit": {"amount": "30.00", "currency": "EUR"}}
+        f"/api/v1/operators/{world.hotel['id']}",
+        json={"session_limit": {"amount": "30.00", "currency": "EUR"}},
     )
     settings = await world.app.operators.settings_for_station("CP-H1")
     assert settings is not None and settings.operator_code == "HOTEL"
@@ -114,7 +125,12 @@ async def test_the_monetary_session_limit_is_exposed_per_station_for_the_tariffs
 async def test_commission_terms_are_set_by_admins_and_read_by_the_operator(world: World) -> None:
     url = f"/api/v1/operators/{world.hotel['id']}/commission"
     assert (await world.as_hotel.get(url)).status_code == 404  # none yet
-    terms = {"currency": "EUR", "price_per_kwh": "0.30", "price_per_session": "1.00", "operator_share_percent": "70"}
+    terms = {
+        "currency": "EUR",
+        "price_per_kwh": "0.30",
+        "price_per_session": "1.00",
+        "operator_share_percent": "70",
+    }
     assert (await world.as_hotel.put(url, json=terms)).status_code == 403
     saved = await world.admin.put(url, json=terms)
     assert saved.status_code == 200, saved.text
@@ -126,15 +142,22 @@ async def test_commission_terms_are_set_by_admins_and_read_by_the_operator(world
 
 
 async def test_every_change_is_in_the_audit_log_with_who_and_what_changed(world: World) -> None:
-    await world.admin.patch(f"/api/v1/operators/{world.hotel['id']}", json={"name": "Hotel Group NL", "city": "Delft"})
-    log = await world.admin.get("/api/v1/audit", params={"entity": "operator", "entity_id": str(world.hotel["id"])})
+    await world.admin.patch(
+        f"/api/v1/operators/{world.hotel['id']}", json={"name": "Hotel Group NL", "city": "Delft"}
+    )
+    log = await world.admin.get(
+        "/api/v1/audit", params={"entity": "operator", "entity_id": str(world.hotel["id"])}
+    )
     assert log.status_code == 200
     update, create = log.json()["items"][:2]
     assert update["action"] == "update" and update["actor"] == "admin-token"
     assert update["before"] == {"name": "Hotel Group", "city": None}
     assert update["after"] == {"name": "Hotel Group NL", "city": "Delft"}
     assert create["action"] == "create" and create["after"]["code"] == "HOTEL"
-    kinds = {(e["entity"], e["action"]) for e in (await world.admin.get("/api/v1/audit?limit=1000")).json()["items"]}
+    kinds = {
+        (e["entity"], e["action"])
+        for e in (await world.admin.get("/api/v1/audit?limit=1000")).json()["items"]
+    }
     assert {("area", "create"), ("user", "create"), ("user", "issue_token")} <= kinds
     assert (await world.as_hotel.get("/api/v1/audit")).status_code == 403
 
@@ -143,4 +166,6 @@ async def test_read_only_operator_users_may_read_but_not_write(world: World) -> 
     assert (await world.as_hotel_reader.get(f"/api/v1/operators/{world.hotel['id']}")).status_code == 200
     members = f"/api/v1/operators/{world.hotel['id']}/members"
     assert (await world.as_hotel_reader.post(members, json={"id_token": "X"})).status_code == 403
-    assert (await world.as_hotel_reader.patch("/api/v1/stations/CP-H1", json={"visible": False})).status_code == 403
+    assert (
+        await world.as_hotel_reader.patch("/api/v1/stations/CP-H1", json={"visible": False})
+    ).status_code == 403

@@ -21,7 +21,9 @@ async def _authorize(charger: TestCharger, id_tag: str) -> str:
 
 async def _cards(world: World) -> None:
     for uid, group in (("MEMBER", None), ("STRANGER", None), ("STAFF-1", "STAFF"), ("PARK-MEMBER", None)):
-        await post(world.admin, "/api/v1/id-tokens", {"uid": uid, "group_id": group, "max_concurrent_tx": None})
+        await post(
+            world.admin, "/api/v1/id-tokens", {"uid": uid, "group_id": group, "max_concurrent_tx": None}
+        )
     await post(world.admin, f"/api/v1/operators/{world.hotel['id']}/members", {"id_token": "MEMBER"})
     await post(world.admin, f"/api/v1/operators/{world.park['id']}/members", {"id_token": "PARK-MEMBER"})
 
@@ -55,13 +57,17 @@ async def test_an_invisible_station_accepts_members_and_refuses_others_with_a_re
         assert started.id_tag_info["status"] == "Invalid"
     reason = "station 'CP-H1' is private to operator 'HOTEL' and id token 'STRANGER' is not a member"
     assert any(reason in r.getMessage() for r in caplog.records)
-    events = await world.as_hotel.get("/api/v1/stations/CP-H1/events", params={"kind": "private_network_refused"})
+    events = await world.as_hotel.get(
+        "/api/v1/stations/CP-H1/events", params={"kind": "private_network_refused"}
+    )
     refused = [e["data"] for e in events.json()["items"]]
     assert {"id_tag": "STRANGER", "reason": refused[0]["reason"]} in refused
     assert any(reason in e["reason"] for e in refused)
 
 
-async def test_tokens_of_groups_the_operator_allows_are_accepted_on_its_invisible_stations(world: World) -> None:
+async def test_tokens_of_groups_the_operator_allows_are_accepted_on_its_invisible_stations(
+    world: World,
+) -> None:
     await _cards(world)
     await world.admin.patch("/api/v1/stations/CP-H1", json={"visible": False})
     async with connected(ocpp_url(world.app), "CP-H1") as charger:
@@ -88,7 +94,9 @@ async def test_revoking_a_membership_takes_effect_at_the_next_authorization(worl
         assert regranted.status_code == 201
         assert await _authorize(charger, "MEMBER") == "Accepted"
     entity_id = f"{world.hotel['id']}:MEMBER"
-    log = (await world.admin.get("/api/v1/audit", params={"entity": "membership", "entity_id": entity_id})).json()
+    log = (
+        await world.admin.get("/api/v1/audit", params={"entity": "membership", "entity_id": entity_id})
+    ).json()
     assert [(e["action"], e["actor"]) for e in log["items"]] == [
         ("grant", "desk@hotel.example"),
         ("revoke", "desk@hotel.example"),
@@ -108,18 +116,36 @@ async def test_members_are_listed_and_searched_with_their_drivers(world: World) 
     await _cards(world)
     await post(world.admin, "/api/v1/id-tokens", {"uid": "ADA-2"})
     driver = await post(
-        world.admin, "/api/v1/drivers", {"name": "Ada Lovelace", "email": "ada@example.com", "id_tokens": ["STRANGER", "ADA-2"]}
+        world.admin,
+        "/api/v1/drivers",
+        {"name": "Ada Lovelace", "email": "ada@example.com", "id_tokens": ["STRANGER", "ADA-2"]},
     )
-    candidates = await world.as_hotel.get(f"/api/v1/operators/{world.hotel['id']}/candidates", params={"search": "love"})
-    assert [(c["driver_id"], c["id_tokens"], c["members"]) for c in candidates.json()["items"]] == [(driver["id"], 2, 0)]
-    too_short = await world.as_hotel.get(f"/api/v1/operators/{world.hotel['id']}/candidates", params={"search": "a"})
+    candidates = await world.as_hotel.get(
+        f"/api/v1/operators/{world.hotel['id']}/candidates", params={"search": "love"}
+    )
+    assert [(c["driver_id"], c["id_tokens"], c["members"]) for c in candidates.json()["items"]] == [
+        (driver["id"], 2, 0)
+    ]
+    too_short = await world.as_hotel.get(
+        f"/api/v1/operators/{world.hotel['id']}/candidates", params={"search": "a"}
+    )
     assert too_short.status_code == 422
-    granted = await post(world.as_hotel, f"/api/v1/operators/{world.hotel['id']}/members", {"driver_id": driver["id"]})
+    granted = await post(
+        world.as_hotel, f"/api/v1/operators/{world.hotel['id']}/members", {"driver_id": driver["id"]}
+    )
     assert sorted(m["id_token"] for m in granted["items"]) == ["ADA-2", "STRANGER"]
-    again = await post(world.as_hotel, f"/api/v1/operators/{world.hotel['id']}/members", {"id_token": "ADA-2"})
+    again = await post(
+        world.as_hotel, f"/api/v1/operators/{world.hotel['id']}/members", {"id_token": "ADA-2"}
+    )
     assert again["total"] == 1  # admitting a member again changes nothing
-    found = await world.as_hotel.get(f"/api/v1/operators/{world.hotel['id']}/members", params={"search": "lovelace"})
+    found = await world.as_hotel.get(
+        f"/api/v1/operators/{world.hotel['id']}/members", params={"search": "lovelace"}
+    )
     assert sorted(m["id_token"] for m in found.json()["items"]) == ["ADA-2", "STRANGER"]
     assert found.json()["items"][0]["driver_name"] == "Ada Lovelace"
     everyone = (await world.as_hotel.get(f"/api/v1/operators/{world.hotel['id']}/members")).json()
-    assert everyone["total"] == 3 and {m["id_token"] for m in everyone["items"]} == {"ADA-2", "MEMBER", "STRANGER"}
+    assert everyone["total"] == 3 and {m["id_token"] for m in everyone["items"]} == {
+        "ADA-2",
+        "MEMBER",
+        "STRANGER",
+    }

@@ -20,7 +20,8 @@ SESSIONS = (  # start (UTC), minutes, Wh; the local day in Amsterdam in the comm
 
 async def _hotel_sessions(world: World) -> None:
     await world.admin.patch(
-        f"/api/v1/operators/{world.hotel['id']}", json={"rating_min_duration_s": 120, "rating_min_energy_wh": 200}
+        f"/api/v1/operators/{world.hotel['id']}",
+        json={"rating_min_duration_s": 120, "rating_min_energy_wh": 200},
     )
     for start, minutes, wh in SESSIONS:
         await charge(world.app, "CP-H1", start, minutes=minutes, wh=wh)
@@ -53,12 +54,20 @@ async def test_monthly_consumption_runs_from_local_midnight_to_local_midnight(wo
     body = (
         await world.admin.get(
             "/api/v1/reports/consumption",
-            params={"from": "2025-10-01", "to": "2025-11-01", "group_by": "month", "operator_id": world.hotel["id"]},
+            params={
+                "from": "2025-10-01",
+                "to": "2025-11-01",
+                "group_by": "month",
+                "operator_id": world.hotel["id"],
+            },
         )
     ).json()
     assert [(r["period"], r["sessions"], r["energy_wh"]) for r in body["items"]] == [("2025-10", 6, 11_975)]
     month = body["items"][0]
-    assert (month["period_start"], month["period_end"]) == ("2025-09-30T22:00:00.000Z", "2025-10-31T23:00:00.000Z")
+    assert (month["period_start"], month["period_end"]) == (
+        "2025-09-30T22:00:00.000Z",
+        "2025-10-31T23:00:00.000Z",
+    )
     assert (month["period_start_local"], month["period_end_local"]) == (
         "2025-10-01T00:00:00+02:00",
         "2025-11-01T00:00:00+01:00",
@@ -69,7 +78,11 @@ async def test_each_operator_is_reported_in_its_own_time_zone(world: World) -> N
     # 03:30 UTC on the 26th is still the evening of the 25th in New York (EDT, UTC-4).
     await charge(world.app, "CP-P1", datetime(2025, 10, 26, 3, 30, tzinfo=UTC), minutes=30, wh=800)
     await charge(world.app, "CP-H1", datetime(2025, 10, 26, 3, 30, tzinfo=UTC), minutes=30, wh=900)
-    body = (await world.admin.get("/api/v1/reports/consumption", params={"from": "2025-10-25", "to": "2025-10-27"})).json()
+    body = (
+        await world.admin.get(
+            "/api/v1/reports/consumption", params={"from": "2025-10-25", "to": "2025-10-27"}
+        )
+    ).json()
     assert [(r["operator_code"], r["period"], r["timezone"], r["period_start"]) for r in body["items"]] == [
         ("HOTEL", "2025-10-26", "Europe/Amsterdam", "2025-10-25T22:00:00.000Z"),
         ("PARK", "2025-10-25", "America/New_York", "2025-10-25T04:00:00.000Z"),
@@ -78,13 +91,23 @@ async def test_each_operator_is_reported_in_its_own_time_zone(world: World) -> N
 
 async def test_the_commission_report_csv_has_exact_figures_and_shares(world: World) -> None:
     await _hotel_sessions(world)
-    terms = {"currency": "EUR", "price_per_kwh": "0.30", "price_per_session": "0.50", "operator_share_percent": "70"}
-    assert (await world.admin.put(f"/api/v1/operators/{world.hotel['id']}/commission", json=terms)).status_code == 200
+    terms = {
+        "currency": "EUR",
+        "price_per_kwh": "0.30",
+        "price_per_session": "0.50",
+        "operator_share_percent": "70",
+    }
+    assert (
+        await world.admin.put(f"/api/v1/operators/{world.hotel['id']}/commission", json=terms)
+    ).status_code == 200
     response = await world.as_hotel.get(
         "/api/v1/reports/commission", params={"from": "2025-10-25", "to": "2025-10-28", "format": "csv"}
     )
     assert response.status_code == 200
-    assert 'filename="commission_2025-10-25_2025-10-28_day_operator.csv"' in response.headers["content-disposition"]
+    assert (
+        'filename="commission_2025-10-25_2025-10-28_day_operator.csv"'
+        in response.headers["content-disposition"]
+    )
     hotel = world.hotel["id"]
     assert response.text.splitlines() == [
         "operator_id,operator_code,period,period_start,period_end,period_start_local,period_end_local,timezone,"
@@ -112,8 +135,17 @@ async def test_the_revenue_report_says_where_its_revenue_comes_from(world: World
     body = (await world.admin.get("/api/v1/reports/revenue", params=params)).json()
     assert "commission price" in body["revenue_note"]
     row = body["items"][0]
-    assert (row["station_id"], row["area_code"], row["sessions"], row["billable_sessions"]) == ("CP-H1", "AMS-LOBBY", 4, 4)
-    assert (row["revenue"], row["currency"], row["revenue_basis"]) == ("2.59", "EUR", "commission_prices")  # 2.59375
+    assert (row["station_id"], row["area_code"], row["sessions"], row["billable_sessions"]) == (
+        "CP-H1",
+        "AMS-LOBBY",
+        4,
+        4,
+    )
+    assert (row["revenue"], row["currency"], row["revenue_basis"]) == (
+        "2.59",
+        "EUR",
+        "commission_prices",
+    )  # 2.59375
 
 
 async def test_csv_exports_carry_the_whole_report_not_a_page(world: World) -> None:
@@ -124,7 +156,9 @@ async def test_csv_exports_carry_the_whole_report_not_a_page(world: World) -> No
     lines = (await world.as_park.get("/api/v1/reports/consumption", params=params)).text.splitlines()
     assert len(lines) == 1 + 130
     assert lines[-1].endswith(",America/New_York,1,1129,1.129")
-    as_json = (await world.as_park.get("/api/v1/reports/consumption", params={**params, "format": "json"})).json()
+    as_json = (
+        await world.as_park.get("/api/v1/reports/consumption", params={**params, "format": "json"})
+    ).json()
     assert as_json["total"] == len(as_json["items"]) == 130
 
 
@@ -138,8 +172,11 @@ async def test_report_requests_are_checked(world: World) -> None:
     ):
         response = await world.admin.get("/api/v1/reports/consumption", params=params)
         assert response.status_code == 422, (params, response.text)
-    assert (await world.admin.get("/api/v1/reports/nonsense", params={"from": "2025-10-01", "to": "2025-10-02"})).status_code == 422
+    assert (
+        await world.admin.get("/api/v1/reports/nonsense", params={"from": "2025-10-01", "to": "2025-10-02"})
+    ).status_code == 422
     exact = await world.admin.get(
-        "/api/v1/reports/consumption", params={"from": "2025-10-01T00:00:00+02:00", "to": "2025-10-02T00:00:00Z"}
+        "/api/v1/reports/consumption",
+        params={"from": "2025-10-01T00:00:00+02:00", "to": "2025-10-02T00:00:00Z"},
     )
     assert exact.status_code == 200

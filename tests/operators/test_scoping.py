@@ -18,7 +18,7 @@ async def _sessions(world: World) -> dict[str, int]:
     }
 
 
-async def _ids(client: httpx.AsyncClient, path: str, key: str = "id", **params: object) -> list[object]:
+async def _ids(client: httpx.AsyncClient, path: str, key: str = "id", **params: str) -> list[object]:
     response = await client.get(path, params=params)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -35,9 +35,14 @@ async def test_station_lists_and_reads_are_scoped(world: World) -> None:
         assert response.status_code == 404, path
         # Exactly as for a station that does not exist: nothing tells the two apart.
         missing = await world.as_hotel.get(path.replace("CP-P1", "NOPE").replace("CP-X", "NOPE"))
-        assert response.json()["detail"].replace("CP-P1", "NOPE").replace("CP-X", "NOPE") == missing.json()["detail"]
+        assert (
+            response.json()["detail"].replace("CP-P1", "NOPE").replace("CP-X", "NOPE")
+            == missing.json()["detail"]
+        )
     assert (await world.as_hotel.delete("/api/v1/stations/CP-P1")).status_code == 404
-    assert (await world.as_hotel.patch("/api/v1/stations/CP-P1", json={"description": "x"})).status_code == 404
+    assert (
+        await world.as_hotel.patch("/api/v1/stations/CP-P1", json={"description": "x"})
+    ).status_code == 404
 
 
 async def test_transaction_lists_reads_and_meter_values_are_scoped(world: World) -> None:
@@ -62,7 +67,9 @@ async def test_id_token_lists_and_reads_show_the_private_network_only(world: Wor
     assert len(await _ids(world.admin, "/api/v1/id-tokens", key="uid")) == 3
     for uid in ("PARK-CARD", "STRAY-CARD"):
         assert (await world.as_hotel.get(f"/api/v1/id-tokens/{uid}")).status_code == 404
-        assert (await world.as_hotel.patch(f"/api/v1/id-tokens/{uid}", json={"status": "Blocked"})).status_code == 404
+        assert (
+            await world.as_hotel.patch(f"/api/v1/id-tokens/{uid}", json={"status": "Blocked"})
+        ).status_code == 404
         assert (await world.as_hotel.delete(f"/api/v1/id-tokens/{uid}")).status_code == 404
     # A card an operator user creates joins its own network, so it stays in sight.
     created = await world.as_hotel.post("/api/v1/id-tokens", json={"uid": "HOTEL-NEW"})
@@ -92,7 +99,9 @@ async def test_report_lists_and_csv_exports_are_scoped(world: World) -> None:
     csv = await world.as_park.get("/api/v1/reports/consumption", params={**params, "format": "csv"})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "CP-P1" in csv.text and "CP-H1" not in csv.text and "CP-X" not in csv.text
-    other = await world.as_hotel.get("/api/v1/reports/consumption", params={**params, "operator_id": world.park["id"]})
+    other = await world.as_hotel.get(
+        "/api/v1/reports/consumption", params={**params, "operator_id": world.park["id"]}
+    )
     assert other.status_code == 404
     for scoped in ({"station_id": "CP-P1"}, {"area_id": world.park_area["id"]}):
         response = await world.as_hotel.get("/api/v1/reports/revenue", params={**params, **scoped})
@@ -103,7 +112,11 @@ async def test_report_lists_and_csv_exports_are_scoped(world: World) -> None:
 
 async def test_private_network_members_and_drivers_are_scoped(world: World) -> None:
     await post(world.admin, "/api/v1/id-tokens", {"uid": "GUEST-1"})
-    await post(world.admin, "/api/v1/drivers", {"name": "Ada Guest", "email": "ada@example.com", "id_tokens": ["GUEST-1"]})
+    await post(
+        world.admin,
+        "/api/v1/drivers",
+        {"name": "Ada Guest", "email": "ada@example.com", "id_tokens": ["GUEST-1"]},
+    )
     hotel_members = f"/api/v1/operators/{world.hotel['id']}/members"
     park_members = f"/api/v1/operators/{world.park['id']}/members"
     assert (await world.as_hotel.post(hotel_members, json={"id_token": "GUEST-1"})).status_code == 201
@@ -111,6 +124,6 @@ async def test_private_network_members_and_drivers_are_scoped(world: World) -> N
     assert (await world.as_hotel.get(park_members)).status_code == 404
     assert await _ids(world.as_hotel, "/api/v1/drivers", key="name") == ["Ada Guest"]
     assert await _ids(world.as_park, "/api/v1/drivers", key="name") == []
-    assert (await world.as_park.get(f"/api/v1/operators/{world.park['id']}/candidates", params={"search": "ada"})).json()[
-        "items"
-    ][0]["members"] == 0
+    assert (
+        await world.as_park.get(f"/api/v1/operators/{world.park['id']}/candidates", params={"search": "ada"})
+    ).json()["items"][0]["members"] == 0
