@@ -94,6 +94,19 @@ async def test_unregistering_the_current_handler_withdraws_the_station(nodes: No
         await nodes.caller.call("CP1", "Reset", {}, timeout=1)
 
 
+async def test_a_bound_method_handler_is_withdrawn_by_an_equal_bound_method(nodes: Nodes) -> None:
+    # The gateway registers and unregisters `conn.call`; each access is a new bound-method object.
+
+    class Connection:
+        async def call(self, action: str, payload: dict[str, object], timeout: float) -> dict[str, object]:
+            return {}
+
+    conn = Connection()
+    await nodes.holder.register_station("CP1", conn.call)
+    await nodes.holder.unregister_station("CP1", conn.call)
+    assert not nodes.holder.holds("CP1")
+
+
 @pytest.mark.parametrize(
     "station_id", ["CP.1", "a*b", "x>", "with space", "=3D", "ünï-cødé", "a.*.>", "___"], ids=repr
 )

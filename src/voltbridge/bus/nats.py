@@ -196,7 +196,9 @@ class NatsBus:
 
     async def unregister_station(self, station_id: str, handler: CallHandler) -> None:
         """Stop answering for the station, if `handler` is still the one registered."""
-        if self._handlers.get(station_id) is not handler:
+        # Equality, not identity: the gateway passes `conn.call`, and each attribute access makes
+        # a new bound-method object (equal to the others when it binds the same connection).
+        if self._handlers.get(station_id) != handler:
             return
         del self._handlers[station_id]
         await self._unsubscribe_station(station_id)
