@@ -431,7 +431,7 @@ async def resolve(
             .join(TariffRecord, TariffRecord.id == TariffAssignment.tariff_id)
             .where(TariffAssignment.target.in_([key for _, key in levels]))
         )
-    ).tuples()
+    )
     by_target: dict[str, list[tuple[TariffAssignment, TariffRecord]]] = {}
     for assignment, record in rows:
         by_target.setdefault(assignment.target, []).append((assignment, record))
@@ -472,7 +472,7 @@ async def _driver_groups(session: AsyncSession, id_tag: str | None) -> set[int]:
     groups = set(members)
     if token[1]:
         admitting = await session.execute(select(Operator.id, Operator.private_network_groups))
-        groups.update(op_id for op_id, admitted in admitting.tuples() if token[1] in (admitted or []))
+        groups.update(op_id for op_id, admitted in admitting if token[1] in (admitted or []))
     return groups
 
 
