@@ -66,7 +66,11 @@ class OcpiClient:
     ) -> None:
         self._audit = audit
         self._options = options
-        self._http = httpx.AsyncClient(timeout=options.http_timeout, transport=transport)
+        # 307/308 keep method and body: partners that only route `cdrs/` (trailing slash) redirect
+        # there; httpx drops the Authorization header if a redirect leaves the partner's origin.
+        self._http = httpx.AsyncClient(
+            timeout=options.http_timeout, transport=transport, follow_redirects=True
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -285,7 +285,10 @@ class OcpiAuthority:
             json=body,
             params={"type": str(token.type)},
         )
-        return AuthorizationInfo.model_validate(reply.data)
+        data = reply.data
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]  # some implementations (extrawest-ocpi) wrap single objects in a list
+        return AuthorizationInfo.model_validate(data)
 
     async def _remember(
         self, entry: CachedToken, request: AuthorizationRequest, method: AuthMethod, reference: str | None

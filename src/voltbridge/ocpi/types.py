@@ -154,8 +154,21 @@ class OcpiModel(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, use_enum_values=False)
 
     def to_wire(self) -> dict[str, Any]:
-        """The JSON object to send: fields that are not set (None) are left out."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON object to send: fields that are not set (None) or empty optional lists are left out.
+
+        Leaving out an empty `*` list means the same (its default) and spares partners whose models
+        got a list's cardinality wrong (extrawest-ocpi reads EVSE.status_schedule as one object).
+        """
+        wire: dict[str, Any] = _drop_empty(self.model_dump(mode="json", exclude_none=True))
+        return wire
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v != []}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
 
 
 class DisplayText(OcpiModel):

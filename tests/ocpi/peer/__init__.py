@@ -1,0 +1,1 @@
+"""Independent OCPI peers for the tests, each run in its own virtual environment."""
