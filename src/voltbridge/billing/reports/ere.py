@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -165,7 +165,7 @@ def eres(eligible_wh: int, share: Decimal | None, settings: EreSettings) -> Deci
     value = (
         Decimal(eligible_wh) / 1000 * share * settings.emission_factor_g_per_mj * settings.mj_per_kwh / 1000
     )
-    return value.quantize(_ERE_PLACES)
+    return value.quantize(_ERE_PLACES, rounding=ROUND_HALF_UP)
 
 
 async def _sessions(
