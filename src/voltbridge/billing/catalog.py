@@ -141,15 +141,15 @@ class TariffService:
         owner = _owner_for(scope, operator_id)
         now = self._clock.now()
         given_id = data.get("id")
+        tariff = _parse(data, "new" if given_id is None else None, now)
         # The row needs a unique OCPI id before the database gives it our id; this one lives a flush.
         placeholder = f"new-{uuid.uuid4().hex[:24]}"
-        tariff = _parse(data, placeholder if given_id is None else None, now)
         try:
             async with self._db.transaction() as session:
                 if owner is not None and await session.get(Operator, owner) is None:
                     raise InvalidInput(f"operator {owner} does not exist")
                 row = TariffRecord(
-                    ocpi_id=tariff.id,
+                    ocpi_id=placeholder if given_id is None else tariff.id,
                     operator_id=owner,
                     currency=tariff.currency,
                     version=1,
@@ -425,12 +425,10 @@ async def resolve(
     ]
     levels.extend(("area", f"area:{area_id}") for area_id in await _area_chain(session, station_id))
     groups = await _driver_groups(session, id_tag)
-    rows = (
-        await session.execute(
-            select(TariffAssignment, TariffRecord)
-            .join(TariffRecord, TariffRecord.id == TariffAssignment.tariff_id)
-            .where(TariffAssignment.target.in_([key for _, key in levels]))
-        )
+    rows = await session.execute(
+        select(TariffAssignment, TariffRecord)
+        .join(TariffRecord, TariffRecord.id == TariffAssignment.tariff_id)
+        .where(TariffAssignment.target.in_([key for _, key in levels]))
     )
     by_target: dict[str, list[tuple[TariffAssignment, TariffRecord]]] = {}
     for assignment, record in rows:
