@@ -233,3 +233,46 @@ async def test_a_meter_reset_is_held_for_review_then_approved_and_corrected_with
     assert audit[0]["action"] == "approve" and audit[0]["note"] == "meter swapped mid-session"
     audit = (await client.get("/api/v1/audit", params={"entity": "cdr"})).json()["items"]
     assert audit[0]["action"] == "correct" and audit[0]["after"]["new_cdr_id"] == new["id"]
+
+
+async def test_a_session_too_short_to_rate_is_held_and_corrected_to_not_billable(
+    app: App, client: httpx.AsyncClient
+) -> None:
+    await make_site(client, "SHORT", ["CP-SHORT"], rating_min_duration_s=300)
+    tariff = {
+        "currency": "EUR",
+        "elements": [{"price_components": [{"type": "FLAT", "price": 1.00, "vat": 21, "step_size": 0}]}],
+    }
+    await make_tariff(client, tariff, station_id="CP-SHORT")
+    await make_token(client, "DRIVER4")
+    async with connected(ocpp_url(app), "CP-SHORT", charger_class=BillingCharger) as charger:
+        await charger.boot()
+        tx, outcome = await charge(
+            app,
+            charger,
+            id_tag="DRIVER4",
+            start_at=T0,
+            meter_start=500,
+            readings=[],
+            stop_at=T0 + timedelta(minutes=2),
+            meter_stop=600,
+        )
+    assert isinstance(outcome, SessionHeld) and outcome.reasons == ["too_short_to_rate"]
+    corrected = await client.post(
+        f"/api/v1/session-reviews/{tx}/correct", json={"note": "plugged in and left", "billable": False}
+    )
+    assert corrected.status_code == 201, corrected.text
+    cdr = corrected.json()
+    assert cdr["total_cost"] == {"excl_vat": "0.00", "incl_vat": "0.00"} and cdr["energy_wh"] == 100
+    assert cdr["remark"] == "not billable: plugged in and left" and cdr["correction"]["billable"] is False
+    assert cdr["flags"] == ["too_short_to_rate"]
+    review = (await client.get(f"/api/v1/session-reviews/{tx}")).json()
+    assert (
+        review["status"] == "corrected"
+        and review["cdr_id"] == cdr["id"]
+        and review["decided_by"] == "admin-token"
+    )
+    bad = await client.post(f"/api/v1/session-reviews/{tx}/correct", json={"note": "again"})
+    assert bad.status_code == 409
+    missing = await client.post("/api/v1/session-reviews/999/approve", json={"note": "no such session"})
+    assert missing.status_code == 404
