@@ -31,7 +31,7 @@ from tests.billing.billing_helpers import (
 from tests.chargers import connected
 from tests.conftest import ADMIN_TOKEN, api_url, ocpp_url
 from voltbridge.app import App
-from voltbridge.billing import CdrCreated, SessionCostUpdated, SessionHeld, SessionLimitReached
+from voltbridge.billing import CdrCreated, CdrFilter, SessionCostUpdated, SessionHeld, SessionLimitReached
 
 # 2025-01-15 is a Wednesday; 15:30Z is 16:30 in Amsterdam.
 T0 = datetime(2025, 1, 15, 15, 30, tzinfo=UTC)
@@ -276,3 +276,32 @@ async def test_a_session_too_short_to_rate_is_held_and_corrected_to_not_billable
     assert bad.status_code == 409
     missing = await client.post("/api/v1/session-reviews/999/approve", json={"note": "no such session"})
     assert missing.status_code == 404
+
+
+async def test_a_session_whose_stop_event_was_missed_is_settled_later(make_app: Any) -> None:
+    from voltbridge.store.models import Station, Transaction
+
+    app = await make_app(http=False)
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        session.add(Station(id="CP-LOST", created_at=now, updated_at=now))
+        await session.flush()
+        tx = Transaction(
+            station_id="CP-LOST",
+            connector_id=1,
+            id_tag="LOST",
+            status="completed",
+            started_at=now - timedelta(hours=2),
+            stopped_at=now - timedelta(hours=1),
+            meter_start_wh=0,
+            meter_stop_wh=1_500,
+            energy_wh=1_500,
+            flags=[],
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(tx)
+    assert await app.billing.cdrs.settle_missing(since=now - timedelta(days=1)) == 1
+    rows, total = await app.billing.cdrs.get_all(CdrFilter(transaction_id=tx.id))
+    assert total == 1 and rows[0].energy_wh == 1_500 and rows[0].flags == ["no_tariff"]
+    assert await app.billing.cdrs.settle_missing(since=now - timedelta(days=1)) == 0

@@ -145,6 +145,34 @@ class CdrService:
             async with self._db.read() as session:
                 return await _first_cdr(session, transaction_id)
 
+    async def settle_missing(self, *, since: datetime, limit: int = 500) -> int:
+        """Settle sessions stopped since `since` that have neither a CDR nor a review; answers how many.
+
+        Events live in memory: a process that stopped between a session's stop and its CDR lost the
+        event. Run this at start (and now and then); `since` keeps sessions from before billing was
+        set up from being billed after the fact.
+        """
+        query = (
+            select(Transaction.id)
+            .where(
+                Transaction.status == "completed",
+                Transaction.stopped_at >= since,
+                ~select(ChargeDetailRecord.id)
+                .where(ChargeDetailRecord.transaction_id == Transaction.id)
+                .exists(),
+                ~select(SessionReview.transaction_id)
+                .where(SessionReview.transaction_id == Transaction.id)
+                .exists(),
+            )
+            .order_by(Transaction.id)
+            .limit(limit)
+        )
+        async with self._db.read() as session:
+            missing = list(await session.scalars(query))
+        for transaction_id in missing:
+            await self.settle(transaction_id)
+        return len(missing)
+
     async def approve(
         self, transaction_id: int, *, note: str, actor: Principal | None = None
     ) -> ChargeDetailRecord:
