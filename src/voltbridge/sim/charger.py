@@ -286,8 +286,9 @@ class SimulatedCharger:
                 self._sessions.close(tx, stop_reason)
             else:
                 await self._sessions.end(tx, stop_reason)
-        self._reboot_request = hard
-        self._wire.notify()
+        if self._tasks is not None:  # offline there is no connection to drop; the next one boots anyway
+            self._reboot_request = hard
+            self._wire.notify()
 
     async def send_boot_notification(self) -> float:
         """Send BootNotification and take in the answer; returns the interval the backend gave."""
@@ -373,6 +374,7 @@ class SimulatedCharger:
                 finally:
                     was_booted = wire.booted
                     self._tasks = None
+                    self._reboot_request = None
                     wire.link = None
                     wire.connected = wire.booted = False
                     wire.registration_status = None

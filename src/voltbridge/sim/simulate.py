@@ -67,8 +67,9 @@ def main(
         Show a live view (on ``console``, default stdout).
 
     Returns the exit status: 0 when every charger booted (and, in load mode, calls were
-    answered), 1 when some did not, 2 when the arguments make no sense. Ctrl-C (or SIGTERM) ends
-    the run gracefully: sessions are stopped and the summary is printed.
+    answered), 1 when some did not, 2 when the arguments make no sense, 130 when interrupted
+    without a summary. Ctrl-C (or SIGTERM) ends the run gracefully: sessions are stopped and the
+    summary is printed.
     """
     out = console if console is not None else Console()
     try:
@@ -98,7 +99,12 @@ def main(
     except (ValueError, OSError) as exc:
         out.print(f"[red]voltbridge simulate: {exc}[/red]")
         return 2
-    stats = asyncio.run(_run(config, progress=progress, console=out))
+    try:
+        stats = asyncio.run(_run(config, progress=progress, console=out))
+    except KeyboardInterrupt:
+        # Only where the loop cannot take signals (not the main thread); the sessions were ended.
+        out.print("[yellow]voltbridge simulate: interrupted[/yellow]")
+        return 130
     out.print(summary(stats))
     if stats.booted < stats.stations:
         out.print(f"[red]{stats.stations - stats.booted} of {stats.stations} chargers never booted[/red]")
