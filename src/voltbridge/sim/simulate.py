@@ -142,7 +142,11 @@ def _tls_context(url: str, ca_file: str | None) -> ssl.SSLContext | None:
 
 def summary(stats: FleetStats) -> Table:
     """The end-of-run summary as a table."""
-    table = Table(title=f"voltbridge sim: {stats.mode} run of {stats.seconds:.1f} s", title_justify="left")
+    table = Table(
+        title=f"voltbridge sim: {stats.mode} run of {stats.seconds:.1f} s",
+        title_justify="left",
+        show_header=False,
+    )
     table.add_column("", style="bold")
     table.add_column("", justify="right")
     rows = [
