@@ -12,15 +12,17 @@ import asyncio
 import signal
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import websockets
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
+from websockets.typing import Subprotocol
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _support import use_uvloop  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._support import use_uvloop
 
 
 async def _until_terminated() -> None:
@@ -40,7 +42,7 @@ async def serve_voltbridge(db_path: str) -> None:
         host="127.0.0.1",
         ocpp_port=0,
         http_port=0,
-        unknown_stations="accept",  # type: ignore[arg-type]
+        unknown_stations="accept",
         ping_interval=None,
     )
     app = App.build(settings)
@@ -69,7 +71,8 @@ class MinimalChargePoint(ChargePoint):  # type: ignore[misc]
     async def on_start(self, **_: Any) -> call_result.StartTransaction:
         MinimalChargePoint.transaction_ids += 1
         return call_result.StartTransaction(
-            transaction_id=MinimalChargePoint.transaction_ids, id_tag_info={"status": AuthorizationStatus.accepted}
+            transaction_id=MinimalChargePoint.transaction_ids,
+            id_tag_info={"status": AuthorizationStatus.accepted},
         )
 
     @on(Action.meter_values)
@@ -83,7 +86,7 @@ async def serve_minimal() -> None:
         await MinimalChargePoint(station_id, ws).start()
 
     async with websockets.serve(
-        handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"], compression=None, ping_interval=None  # type: ignore[list-item]
+        handler, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")], compression=None, ping_interval=None
     ) as server:
         print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
         await _until_terminated()

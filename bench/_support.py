@@ -74,7 +74,11 @@ def meter_values_frame(unique_id: str, transaction_id: int, register_wh: int) ->
                     {
                         "timestamp": stamp,
                         "sampledValue": [
-                            {"value": str(register_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                            {
+                                "value": str(register_wh),
+                                "measurand": "Energy.Active.Import.Register",
+                                "unit": "Wh",
+                            },
                             {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"},
                             {"value": "31.3", "measurand": "Current.Import", "unit": "A"},
                             {"value": "230.1", "measurand": "Voltage", "unit": "V"},
@@ -94,12 +98,21 @@ async def _exchange(ws: websockets.ClientConnection, frame: str, unique_id: str)
             return answer  # type: ignore[no-any-return]
 
 
-async def _charger(url: str, station_id: str, deadline: float, result: LoadResult, heartbeat_every: int) -> None:
+async def _charger(
+    url: str, station_id: str, deadline: float, result: LoadResult, heartbeat_every: int
+) -> None:
     async with websockets.connect(f"{url}/{station_id}", subprotocols=OCPP16, compression=None) as ws:
-        boot = json.dumps([2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Load"}])
+        boot = json.dumps(
+            [2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Load"}]
+        )
         await _exchange(ws, boot, "b")
         start = json.dumps(
-            [2, "s", "StartTransaction", {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": now_iso()}]
+            [
+                2,
+                "s",
+                "StartTransaction",
+                {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": now_iso()},
+            ]
         )
         answer = await _exchange(ws, start, "s")
         tx = answer[2]["transactionId"] if answer[0] == 3 else 0  # type: ignore[index]
@@ -120,7 +133,9 @@ async def _charger(url: str, station_id: str, deadline: float, result: LoadResul
                 result.errors += 1
 
 
-async def run_load(url: str, chargers: int, seconds: float, *, prefix: str = "LOAD", heartbeat_every: int = 10) -> LoadResult:
+async def run_load(
+    url: str, chargers: int, seconds: float, *, prefix: str = "LOAD", heartbeat_every: int = 10
+) -> LoadResult:
     """`chargers` sockets each sending MeterValues (and a Heartbeat now and then) back to back."""
     result = LoadResult()
     begin = time.perf_counter()
@@ -132,7 +147,9 @@ async def run_load(url: str, chargers: int, seconds: float, *, prefix: str = "LO
     return result
 
 
-async def hold_idle(url: str, count: int, ready: asyncio.Event, release: asyncio.Event, *, prefix: str = "IDLE") -> int:
+async def hold_idle(
+    url: str, count: int, ready: asyncio.Event, release: asyncio.Event, *, prefix: str = "IDLE"
+) -> int:
     """Open `count` sockets, boot each, signal `ready`, and hold them until `release`."""
     sockets: list[websockets.ClientConnection] = []
     semaphore = asyncio.Semaphore(200)
@@ -140,9 +157,15 @@ async def hold_idle(url: str, count: int, ready: asyncio.Event, release: asyncio
     async def one(i: int) -> None:
         async with semaphore:
             ws = await websockets.connect(
-                f"{url}/{prefix}{i:05d}", subprotocols=OCPP16, compression=None, ping_interval=None, open_timeout=60
+                f"{url}/{prefix}{i:05d}",
+                subprotocols=OCPP16,
+                compression=None,
+                ping_interval=None,
+                open_timeout=60,
             )
-            boot = json.dumps([2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Idle"}])
+            boot = json.dumps(
+                [2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Idle"}]
+            )
             await _exchange(ws, boot, "b")
             sockets.append(ws)
 

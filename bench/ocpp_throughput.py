@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-from _support import LoadResult, hold_idle, rss_bytes, run_load, use_uvloop  # noqa: E402
+sys.path.insert(0, str(HERE.parent))
+from bench._support import LoadResult, hold_idle, rss_bytes, run_load, use_uvloop  # noqa: E402
 
 
 class ServerProcess:
@@ -73,10 +73,14 @@ async def measure_idle(server: ServerProcess, count: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--chargers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--idle", type=int, default=10_000, help="idle chargers for the memory figure (0: skip)")
+    parser.add_argument(
+        "--idle", type=int, default=10_000, help="idle chargers for the memory figure (0: skip)"
+    )
     args = parser.parse_args()
     use_uvloop()
     report: dict[str, dict[str, float]] = {}
@@ -102,7 +106,9 @@ def main() -> None:
 
     minimal = ServerProcess("minimal")
     try:
-        report["ocpp package (minimal)"] = asyncio.run(measure_load(minimal.url, args.chargers, args.seconds)).summary()
+        report["ocpp package (minimal)"] = asyncio.run(
+            measure_load(minimal.url, args.chargers, args.seconds)
+        ).summary()
     finally:
         minimal.stop()
 
@@ -116,7 +122,15 @@ def main() -> None:
             f"{figures['p50_ms']:>8} {figures['p99_ms']:>8} {figures.get('rss_kb_per_idle_charger', '-')!s:>8}"
         )
     print(f"voltbridge / minimal ocpp central system: {ratio:.1f}x")
-    print(json.dumps({"report": report, "ratio": round(ratio, 2), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+    print(
+        json.dumps(
+            {
+                "report": report,
+                "ratio": round(ratio, 2),
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
