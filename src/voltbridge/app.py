@@ -32,6 +32,7 @@ from voltbridge.core.transactions.service import TransactionService
 from voltbridge.core.upstreams import OutboxService, UpstreamService
 from voltbridge.core.users.service import UserService
 from voltbridge.ocpi import OcpiOptions, OcpiService
+from voltbridge.ocpi.billing import BillingCdrSource
 from voltbridge.ocpp.commands import OcppCommandSchema
 from voltbridge.ocpp.gateway import Gateway, GatewayOptions
 from voltbridge.ocpp.hooks import ChargerTraffic
@@ -137,7 +138,11 @@ class App:
             traffic,
             GatewayOptions(node_id=settings.node_id, ping_interval=settings.ping_interval),
         )
-        # OCPI roaming (ocpi/): partner registry, pushes driven by events, OCPI tokens authorizing here.
+        # Billing (billing/): tariff snapshots, running costs, the monetary limit, CDRs and reviews.
+        billing = Billing.build(db=db, bus=bus, clock=clock, commands=commands, options=options_from(settings))
+        billing.subscribe(bus)
+        # OCPI roaming (ocpi/): partner registry, pushes driven by events, OCPI tokens authorizing here;
+        # tariffs and CDRs come from billing.
         ocpi = OcpiService(
             db=db,
             bus=bus,
@@ -146,10 +151,9 @@ class App:
             transactions=transactions,
             commands=commands,
             authorization=authorization,
+            tariffs=billing.tariffs,
+            billing_cdrs=BillingCdrSource(billing.cdrs),
         )
-        # Billing (billing/): tariff snapshots, running costs, the monetary limit, CDRs and reviews.
-        billing = Billing.build(db=db, bus=bus, clock=clock, commands=commands, options=options_from(settings))
-        billing.subscribe(bus)
         return cls(
             settings=settings,
             db=db,

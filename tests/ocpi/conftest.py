@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,7 @@ from tests.chargers import connected
 from tests.conftest import ADMIN_TOKEN, AppFactory, api_url, ocpp_url
 from tests.ocpi.partner import ScriptedPartner, serve
 from voltbridge.app import App
+from voltbridge.billing import Target
 from voltbridge.core.errors import Conflict
 
 
@@ -85,3 +88,18 @@ def ocpi_client(cpo: App, token: str, *, encoding: str = "base64") -> httpx.Asyn
     return httpx.AsyncClient(
         base_url=f"{api_url(cpo)}/ocpi", headers={"Authorization": f"Token {value}"}, timeout=20
     )
+
+
+EXAMPLES = Path(__file__).parents[3] / "shared" / "data" / "ocpi" / "spec-examples-2.2.1"
+
+
+async def billing_tariff(cpo: App, example: str, *, station_id: str | None = None) -> str:
+    """Store a spec example tariff in billing's catalog (assigned to `station_id` when given), push
+    it to the partners, and return its OCPI id."""
+    view = await cpo.billing.tariffs.create(json.loads((EXAMPLES / example).read_text()))
+    if station_id is not None:
+        with contextlib.suppress(Conflict):
+            await cpo.stations.register(station_id)
+        await cpo.billing.tariffs.assign(view.id, Target(station_id=station_id))
+    await cpo.ocpi.publisher.push_tariff(view.ocpi_id)
+    return view.ocpi_id

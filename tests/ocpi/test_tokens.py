@@ -87,7 +87,8 @@ async def test_ocpi_token_authorizes_on_our_charger(
         stranger = await cp.call(call.Authorize(id_tag="STRANGER"))
         assert stranger.id_tag_info["status"] == "Invalid"
     asked = partner.calls("POST", "/tokens/RFID42/authorize")
-    assert bool(asked) is realtime
+    if answer is not None:  # a hanging eMSP may not even have read the request before we gave up
+        assert bool(asked) is realtime
     if asked and answer is not None:
         assert asked[0].query == {"type": "RFID"}
         assert asked[0].body["location_id"] == "S-CP-AUTH"

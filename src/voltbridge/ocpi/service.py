@@ -9,6 +9,7 @@ import httpx
 from fastapi import Request
 from starlette.types import ASGIApp
 
+from voltbridge.billing.events import CdrCreated
 from voltbridge.billing.tariffs import Tariff
 from voltbridge.bus import Bus, Event
 from voltbridge.core.authorization import AuthorizationService
@@ -25,7 +26,7 @@ from voltbridge.ocpi.outbox import PushOutbox
 from voltbridge.ocpi.partners import PartnerRegistry
 from voltbridge.ocpi.publish import Publisher
 from voltbridge.ocpi.registration import Registration
-from voltbridge.ocpi.sessions import CdrSource, Pricer, PricingCdrSource, SessionPublisher
+from voltbridge.ocpi.sessions import BillingCdrs, CdrSource, Pricer, PricingCdrSource, SessionPublisher
 from voltbridge.ocpi.sources import (
     LocationSource,
     MemoryTariffSource,
@@ -56,6 +57,7 @@ class OcpiService:
         locations: LocationSource | None = None,
         tariffs: TariffSource | None = None,
         cdrs: CdrSource | None = None,
+        billing_cdrs: BillingCdrs | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.db = db
@@ -86,6 +88,7 @@ class OcpiService:
             pricer,
             cdrs or PricingCdrSource(pricer, options, clock),
             self.outbox.wake,
+            billing_cdrs,
         )
         self.cdrs = _CdrView(self.sessions)
         self.commands = CommandBridge(db, clock, options, commands, self.locations, self.client)
@@ -115,6 +118,8 @@ class OcpiService:
             await self.sessions.on_stopped(event)
         elif isinstance(event, StatusChanged):
             await self.publisher.on_status(event)
+        elif isinstance(event, CdrCreated):
+            await self.sessions.on_billing_cdr(event.cdr_id, event.transaction_id)
 
     def base_url(self, request: Request | None = None) -> str:
         """Where partners reach our /ocpi: configured, or learnt from the first request."""

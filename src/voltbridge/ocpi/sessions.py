@@ -67,6 +67,14 @@ class CdrSource(Protocol):
         ...
 
 
+class BillingCdrs(Protocol):
+    """The CDRs billing issues (issue 5): when wired, OCPI publishes those instead of pricing its own."""
+
+    async def ocpi_fields(self, cdr_id: int) -> dict[str, Any] | None:
+        """The OCPI fields billing knows of one of its CDRs (`billing.ocpi_cdr`), or None."""
+        ...
+
+
 def _price_to_wire(excl: Decimal, incl: Decimal | None) -> dict[str, Any]:
     out: dict[str, Any] = {"excl_vat": excl}
     if incl is not None:
@@ -236,6 +244,7 @@ class SessionPublisher:
         pricer: Pricer,
         cdrs: CdrSource,
         wake: Any,
+        billing_cdrs: BillingCdrs | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -246,6 +255,7 @@ class SessionPublisher:
         self._pricer = pricer
         self._cdrs = cdrs
         self._wake = wake
+        self._billing_cdrs = billing_cdrs
 
     async def for_partner(self, partner: OcpiPartner) -> list[dict[str, Any]]:
         """The partner's sessions (a hub sees all), oldest last_updated first."""
@@ -379,7 +389,8 @@ class SessionPublisher:
                 priced.result.total_cost.excl_vat, priced.result.total_cost.incl_vat
             )
         data = Session.model_validate(data).to_wire()
-        cdr = await self._cdrs.cdr(row, tx, location)
+        # With billing CDRs wired, the CDR follows billing's CdrCreated (see on_billing_cdr).
+        cdr = None if self._billing_cdrs is not None else await self._cdrs.cdr(row, tx, location)
         async with self._db.transaction() as session:
             stored = await session.get(OcpiSession, row.id)
             if stored is None:
@@ -389,7 +400,7 @@ class SessionPublisher:
             stored.last_updated = now
             if stored.partner_id is not None:
                 await self._queue_put(session, stored.partner_id, data, now)
-            if await session.get(OcpiCdr, cdr["id"]) is None:
+            if cdr is not None and await session.get(OcpiCdr, cdr["id"]) is None:
                 session.add(
                     OcpiCdr(
                         id=cdr["id"],
@@ -411,6 +422,57 @@ class SessionPublisher:
                         object_key=f"cdrs/{cdr['id']}",
                         now=now,
                     )
+        self._wake()
+
+    async def on_billing_cdr(self, cdr_id: int, transaction_id: int) -> None:
+        """Publish a CDR billing issued (a first CDR, a credit CDR or its replacement) for a roaming
+        session: billing's figures plus the OCPI fields only we know (party, token, location)."""
+        if self._billing_cdrs is None:
+            return
+        row = await self._row(transaction_id)
+        if row is None:
+            return  # not a roaming session
+        fields = await self._billing_cdrs.ocpi_fields(cdr_id)
+        if fields is None:
+            return
+        location = await self._location_wire(row.data["location_id"])
+        now = self._clock.now()
+        cdr: dict[str, Any] = {
+            **fields,
+            "country_code": self._options.country_code,
+            "party_id": self._options.party_id,
+            "cdr_token": row.cdr_token,
+            "auth_method": row.auth_method,
+            "cdr_location": _cdr_location(row.data, location, self._options),
+            "last_updated": format_datetime(now),
+        }
+        if row.authorization_reference:
+            cdr["authorization_reference"] = row.authorization_reference
+        cdr = Cdr.model_validate(cdr).to_wire()
+        async with self._db.transaction() as session:
+            if await session.get(OcpiCdr, cdr["id"]) is not None:
+                return  # a repeated event
+            session.add(
+                OcpiCdr(
+                    id=cdr["id"],
+                    transaction_id=transaction_id,
+                    partner_id=row.partner_id,
+                    data=cdr,
+                    push_status="pending",
+                    last_updated=now,
+                )
+            )
+            if row.partner_id is not None:
+                add_push(
+                    session,
+                    partner_id=row.partner_id,
+                    module="cdrs",
+                    method="POST",
+                    path="",
+                    body=cdr,
+                    object_key=f"cdrs/{cdr['id']}",
+                    now=now,
+                )
         self._wake()
 
     async def _location_wire(self, location_id: str) -> dict[str, Any] | None:
