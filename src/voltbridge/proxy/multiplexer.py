@@ -280,6 +280,11 @@ class Proxy:
         stats = self._stats.get(upstream_id)
         return list(stats.log) if stats is not None else []
 
+    @property
+    def outbox(self) -> OutboxService:
+        """The durable outbox the legs deliver from (tests and diagnostics)."""
+        return self._outbox
+
     def leg(self, upstream_id: int) -> Leg | None:
         """The running leg of an upstream (tests and diagnostics)."""
         return self._legs.get(upstream_id)
