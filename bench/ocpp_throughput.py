@@ -24,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from bench._support import LoadResult, hold_idle, rss_bytes, run_load, use_uvloop  # noqa: E402
+from bench._support import cpu_seconds, hold_idle, rss_bytes, run_load, use_uvloop  # noqa: E402
 
 
 class ServerProcess:
@@ -55,9 +55,17 @@ def persisted_meter_messages(db: Path) -> int:
     return int(rows) // 4
 
 
-async def measure_load(url: str, chargers: int, seconds: float) -> LoadResult:
-    await run_load(url, chargers, min(2.0, seconds), prefix="WARM")  # warm-up: connections, caches
-    return await run_load(url, chargers, seconds)
+async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> dict[str, float]:
+    """Load figures, plus the server's CPU time per answered message (robust to a busy machine)."""
+    await run_load(server.url, chargers, min(2.0, seconds), prefix="WARM")  # warm-up: connections, caches
+    cpu_before = cpu_seconds(server.process.pid)
+    result = await run_load(server.url, chargers, seconds)
+    figures = result.summary()
+    figures["server_cpu_us_per_msg"] = round(
+        (cpu_seconds(server.process.pid) - cpu_before) / result.answered * 1e6
+    )
+    figures["seconds"] = result.seconds
+    return figures
 
 
 async def measure_idle(server: ServerProcess, count: int) -> float:
@@ -89,8 +97,7 @@ def main() -> None:
         db = Path(tmp) / "bench.db"
         server = ServerProcess("voltbridge", str(db))
         try:
-            result = asyncio.run(measure_load(server.url, args.chargers, args.seconds))
-            report["voltbridge"] = result.summary()
+            report["voltbridge"] = asyncio.run(measure_load(server, args.chargers, args.seconds))
             if args.idle:
                 report["voltbridge"]["rss_kb_per_idle_charger"] = round(
                     asyncio.run(measure_idle(server, args.idle)) / 1024, 1
@@ -102,24 +109,27 @@ def main() -> None:
             measured = conn.execute(
                 "SELECT count(*) FROM meter_values WHERE station_id LIKE 'LOAD%'"
             ).fetchone()[0]
-        report["voltbridge"]["persisted_meter_values_per_s"] = round(measured / 4 / result.seconds)
+        report["voltbridge"]["persisted_meter_values_per_s"] = round(
+            measured / 4 / report["voltbridge"]["seconds"]
+        )
 
     minimal = ServerProcess("minimal")
     try:
-        report["ocpp package (minimal)"] = asyncio.run(
-            measure_load(minimal.url, args.chargers, args.seconds)
-        ).summary()
+        report["ocpp package (minimal)"] = asyncio.run(measure_load(minimal, args.chargers, args.seconds))
     finally:
         minimal.stop()
 
     vb, mini = report["voltbridge"], report["ocpp package (minimal)"]
     ratio = vb["messages_per_s"] / mini["messages_per_s"] if mini["messages_per_s"] else float("inf")
     print(f"chargers={args.chargers} seconds={args.seconds} idle={args.idle} cpus={os.cpu_count()}")
-    print(f"{'server':28} {'msg/s':>8} {'persisted/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'KB/idle':>8}")
+    print(
+        f"{'server':28} {'msg/s':>8} {'persisted/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/msg':>11} {'KB/idle':>8}"
+    )
     for name, figures in report.items():
         print(
             f"{name:28} {figures['messages_per_s']:>8} {figures.get('persisted_meter_values_per_s', '-')!s:>12} "
-            f"{figures['p50_ms']:>8} {figures['p99_ms']:>8} {figures.get('rss_kb_per_idle_charger', '-')!s:>8}"
+            f"{figures['p50_ms']:>8} {figures['p99_ms']:>8} {figures['server_cpu_us_per_msg']:>11} "
+            f"{figures.get('rss_kb_per_idle_charger', '-')!s:>8}"
         )
     print(f"voltbridge / minimal ocpp central system: {ratio:.1f}x")
     print(

@@ -104,7 +104,11 @@ class LocalBus:
             self._tasks.append(asyncio.create_task(sub.run(), name=f"bus-sub-{sub.stats.name}"))
 
     async def close(self) -> None:
-        await asyncio.wait_for(self.drain(), timeout=5.0) if self._started else None
+        if self._started:
+            try:
+                await asyncio.wait_for(self.drain(), timeout=5.0)
+            except TimeoutError:
+                log.warning("bus closed with undelivered events: %s", [s for s in self.stats() if s.depth])
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -38,7 +38,7 @@ class MeterWriter:
 
     def __init__(self, db: Database, *, max_rows: int = 2000) -> None:
         self._db = db
-        self._bulk = BulkWriter(db.engine.dialect.name, db.engine.dialect.paramstyle)
+        self._bulk = BulkWriter(db)
         self._max_rows = max_rows
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
@@ -73,6 +73,7 @@ class MeterWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        await self._bulk.close()
 
     async def _run(self) -> None:
         while True:
@@ -125,8 +126,7 @@ class MeterWriter:
             for s in item.samples
         ]
         registers = [(tx, wh, at) for tx, (wh, at) in self._latest_registers(batch).items()]
-        async with self._db.engine.begin() as conn:
-            await self._bulk.write(conn, rows, registers)
+        await self._bulk.write(rows, registers)
         self.rows_written += len(rows)
         self.batches += 1
 
