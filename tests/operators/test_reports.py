@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.operators.conftest import World, charge
+from voltbridge.bus import LocalBus
 
 # Europe/Amsterdam leaves summer time on Sunday 2025-10-26 at 01:00 UTC (03:00 CEST -> 02:00 CET):
 # that local day lasts 25 hours, from 2025-10-25T22:00Z to 2025-10-26T23:00Z.
@@ -160,6 +161,9 @@ async def test_csv_exports_carry_the_whole_report_not_a_page(world: World) -> No
         await world.as_park.get("/api/v1/reports/consumption", params={**params, "format": "json"})
     ).json()
     assert as_json["total"] == len(as_json["items"]) == 130
+    # 260 session events are still on their way to the bus's subscribers: let them arrive before teardown.
+    assert isinstance(world.app.bus, LocalBus)
+    await world.app.bus.drain()
 
 
 async def test_report_requests_are_checked(world: World) -> None:
