@@ -82,7 +82,7 @@ def test_a_still_stretch_shorter_than_the_idle_threshold_is_still_charging() -> 
     assert build_curve(replace(data, idle_after_s=0)).samples[1].charging is False
 
 
-def test_an_idle_status_makes_a_stretch_idle_even_while_energy_is_interpolated() -> None:
+def test_an_idle_status_during_the_session_makes_a_stretch_idle_and_one_before_it_does_not() -> None:
     curve = build_curve(
         MeterInput(
             start=at(0),
@@ -90,7 +90,7 @@ def test_an_idle_status_makes_a_stretch_idle_even_while_energy_is_interpolated()
             meter_start_wh=0,
             meter_stop_wh=6_000,
             readings=readings((30, 3_000)),
-            statuses=[StatusPoint(at(-1), "Charging"), StatusPoint(at(45), "SuspendedEV")],
+            statuses=[StatusPoint(at(-1), "SuspendedEV"), StatusPoint(at(45), "SuspendedEV")],
         )
     )
     by_time = {s.at: s for s in curve.samples}

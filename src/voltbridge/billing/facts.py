@@ -8,7 +8,7 @@ as every operator view does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +26,6 @@ from voltbridge.store.models.operators import Area, Operator, station_area_id
 POWER = "Power.Active.Import"
 CURRENT = "Current.Import"
 _PHASES = frozenset({"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"})
-# How far before a session's start to look for the connector's status when it began.
-_STATUS_LOOKBACK = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +166,7 @@ async def _statuses(
         .where(
             StationEvent.station_id == tx.station_id,
             StationEvent.kind == "status",
-            StationEvent.at >= start - _STATUS_LOOKBACK,
+            StationEvent.at >= start,
             StationEvent.at <= end,
         )
         .order_by(StationEvent.at, StationEvent.id)

@@ -15,7 +15,8 @@ Both are reported, with every accepted step, so validation can flag the session.
 Charging or idle (OCPI: TIME or PARKING_TIME) is decided per stretch between two points:
 - energy flows (the register rose) unless it stood still for at least the operator's `idle_after_s`
   (a shorter pause is still charging; with 0 every still stretch is idle), and
-- the connector's status is not SuspendedEV, SuspendedEVSE or Finishing.
+- the connector's status, as reported during the session, is not SuspendedEV, SuspendedEVSE or
+  Finishing.
 
 The stretch after the last point (a running session) keeps the last stretch's state.
 """
@@ -195,7 +196,9 @@ def _flowing(points: list[tuple[datetime, int]], idle_after_s: int) -> list[bool
 def _samples(
     points: list[tuple[datetime, int]], flowing: list[bool], data: MeterInput
 ) -> list[SessionSample]:
-    statuses = sorted((s for s in data.statuses if s.at <= data.end), key=lambda s: s.at)
+    # Only what the connector reported during the session counts: a status from before the start (the
+    # previous session's Finishing, say) says nothing about this one.
+    statuses = sorted((s for s in data.statuses if data.start <= s.at <= data.end), key=lambda s: s.at)
     instants = sorted((i for i in data.instants if data.start <= i.at <= data.end), key=lambda i: i.at)
     times = sorted(
         {p[0] for p in points}
