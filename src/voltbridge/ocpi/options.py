@@ -39,6 +39,7 @@ class OcpiOptions:
     push_max_attempts: int = 12
     push_interval: float = 1.0  # how often the outbox looks for due pushes when not woken
     pending_start_ttl: int = 300  # seconds a START_SESSION waits for the charger's StartTransaction
+    session_update_interval: float = 60.0  # seconds between PATCHes of a running session's kwh/cost
     default_time_zone: str = "Europe/Amsterdam"
     default_country: str = "NLD"
     versions: tuple[str, ...] = field(default=("2.2.1", "2.1.1"))

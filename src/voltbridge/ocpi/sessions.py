@@ -256,6 +256,11 @@ class SessionPublisher:
         self._cdrs = cdrs
         self._wake = wake
         self._billing_cdrs = billing_cdrs
+        # Meter values are the busiest event there is. Which transactions roam is kept in memory
+        # (loaded once), and a session's running figures are pushed at most every
+        # `session_update_interval`, so an event for one of our own drivers costs no query.
+        self._roaming: set[int] | None = None
+        self._last_update: dict[int, datetime] = {}
 
     async def for_partner(self, partner: OcpiPartner) -> list[dict[str, Any]]:
         """The partner's sessions (a hub sees all), oldest last_updated first."""
@@ -322,11 +327,26 @@ class SessionPublisher:
                 )
             )
             await self._queue_put(session, partner_id, data, now)
+        (await self._roaming_transactions()).add(tx.id)
         self._wake()
 
+    async def _roaming_transactions(self) -> set[int]:
+        if self._roaming is None:
+            async with self._db.read() as session:
+                ids = await session.scalars(
+                    select(OcpiSession.transaction_id).where(OcpiSession.status == str(SessionStatus.ACTIVE))
+                )
+                self._roaming = {i for i in ids if i is not None}
+        return self._roaming
+
     async def on_meter_values(self, event: MeterValuesReceived) -> None:
-        if event.transaction_id is None:
+        if event.transaction_id is None or event.transaction_id not in await self._roaming_transactions():
             return
+        now = self._clock.now()
+        last = self._last_update.get(event.transaction_id)
+        if last is not None and (now - last).total_seconds() < self._options.session_update_interval:
+            return
+        self._last_update[event.transaction_id] = now
         row = await self._row(event.transaction_id)
         if row is None or row.status != SessionStatus.ACTIVE:
             return
@@ -366,6 +386,8 @@ class SessionPublisher:
         self._wake()
 
     async def on_stopped(self, event: TransactionStopped) -> None:
+        self._last_update.pop(event.transaction_id, None)
+        (await self._roaming_transactions()).discard(event.transaction_id)
         row = await self._row(event.transaction_id)
         if row is None or row.status != SessionStatus.ACTIVE:
             return
