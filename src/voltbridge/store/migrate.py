@@ -24,6 +24,6 @@ def _upgrade_sync(database_url: str, revision: str) -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-async def upgrade(database_url: str, revision: str = "heads") -> None:
+async def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply pending migrations (runs Alembic in a worker thread: it drives its own event loop)."""
     await asyncio.to_thread(_upgrade_sync, database_url, revision)

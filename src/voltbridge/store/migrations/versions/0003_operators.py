@@ -4,7 +4,7 @@ Adds to `stations` the charging area and the visibility flag, and makes `users.o
 foreign key to `operators`. Written by hand: only this domain's tables and columns.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 import voltbridge.store.base
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

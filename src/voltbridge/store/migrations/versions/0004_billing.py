@@ -2,11 +2,11 @@
 
 Adds to `stations` the metering facts: MID meter (with serial and certificate reference),
 bidirectional, home charger (with its owner or employee) and the EAN of the grid connection.
-Written by hand: only this domain's tables and columns. Depends on 0003 because assignments name
+Written by hand: only this domain's tables and columns. Comes after 0003 because assignments name
 charging areas and operators.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 
 from collections.abc import Sequence
@@ -17,9 +17,9 @@ from alembic import op
 import voltbridge.store.base
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = "0003"
+depends_on: str | Sequence[str] | None = None
 
 UTC = voltbridge.store.base.UTCDateTime
 MONEY = sa.Numeric(precision=14, scale=4)

@@ -1,7 +1,7 @@
 """ocpi: partners, token cache, sessions, CDRs, reservations, commands, push outbox, audit log
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-22 00:30:00
 
 Written by hand: it creates only the OCPI tables (store/models/ocpi.py).
@@ -15,7 +15,7 @@ from alembic import op
 import voltbridge.store.base
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
