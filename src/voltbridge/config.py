@@ -33,11 +33,16 @@ class Settings(BaseSettings):
     pending_retry_interval: int = Field(default=60, ge=5, description="seconds, for Pending boots")
     command_timeout: float = Field(default=30.0, gt=0, description="seconds a charger has to answer")
     ping_interval: float | None = Field(default=60.0, description="WebSocket ping interval (None: off)")
-    meter_batch_size: int = Field(default=200, ge=1)
-    meter_flush_interval: float = Field(default=0.25, gt=0, description="seconds between batch writes")
+    meter_batch_rows: int = Field(default=2000, ge=1, description="most meter rows in one group commit")
     authority_timeout: float = Field(default=5.0, gt=0, description="seconds to wait on a Billing upstream")
     authority_fallback: Fallback = Fallback.LOCAL
     node_id: str = "local"
+    bus_namespace: str = Field(default="vb", description="NATS subject prefix; one per cluster on a shared NATS")
+
+    ocpi_country_code: str = Field(default="NL", min_length=2, max_length=2)
+    ocpi_party_id: str = Field(default="VBR", min_length=3, max_length=3)
+    ocpi_business_name: str = "voltbridge"
+    ocpi_base_url: str | None = Field(default=None, description="public URL of /ocpi (default: from requests)")
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: object) -> Settings:
