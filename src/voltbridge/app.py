@@ -98,7 +98,7 @@ class App:
         clock = clock or SystemClock()
         db = Database(settings.database_url)
         bus = bus or _bus_for(settings)
-        meter_writer = MeterWriter(db, max_rows=settings.meter_batch_size * 10)
+        meter_writer = MeterWriter(db, max_rows=settings.meter_batch_rows)
         stations = StationService(
             db,
             bus,
@@ -231,13 +231,12 @@ class App:
 
 
 def _ocpi_options(settings: Settings) -> OcpiOptions:
-    """OCPI options from settings; the `ocpi_*` settings are read when config.py defines them."""
-    defaults = OcpiOptions()
+    """OCPI options from the `ocpi_*` settings."""
     return OcpiOptions(
-        country_code=getattr(settings, "ocpi_country_code", defaults.country_code),
-        party_id=getattr(settings, "ocpi_party_id", defaults.party_id),
-        business_name=getattr(settings, "ocpi_business_name", defaults.business_name),
-        base_url=getattr(settings, "ocpi_base_url", None),
+        country_code=settings.ocpi_country_code,
+        party_id=settings.ocpi_party_id,
+        business_name=settings.ocpi_business_name,
+        base_url=settings.ocpi_base_url,
         command_timeout=int(settings.command_timeout),
     )
 
@@ -247,7 +246,7 @@ def _bus_for(settings: Settings) -> Bus:
         return LocalBus()
     from voltbridge.bus.nats import NatsBus
 
-    return NatsBus(settings.bus_url, node_id=settings.node_id)
+    return NatsBus(settings.bus_url, node_id=settings.node_id, namespace=settings.bus_namespace)
 
 
 def _tls_context(settings: Settings) -> ssl.SSLContext | None:
