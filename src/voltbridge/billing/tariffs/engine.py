@@ -24,7 +24,8 @@ The algorithm (OCPI 2.2.1 Tariffs and CDRs modules; docs/tariffs.md has the long
    (other FLAT fees).
 6. The total is the sum of the buckets; then min_price and max_price bound it, excl. and incl. VAT each
    on its own. A bound without incl_vat moves incl. VAT by the session's own VAT ratio (no VAT when
-   the session cost nothing), so incl >= excl always holds.
+   the session cost nothing), so incl >= excl always holds; such a derived cap never goes below a
+   min_price incl_vat the tariff states.
 7. Exact arithmetic throughout; each reported amount is rounded once (PricingOptions.decimal_places,
    ROUND_HALF_UP by default).
 
@@ -472,6 +473,9 @@ def _bound(
             cap_incl = Fraction(high.incl_vat)
         else:
             cap_incl = cap_excl * (incl / excl) if excl > 0 else cap_excl
+            # A cap derived from the VAT ratio must not undo a minimum incl. VAT the tariff states.
+            if low is not None and low.incl_vat is not None:
+                cap_incl = max(cap_incl, Fraction(low.incl_vat))
         if excl > cap_excl or incl > cap_incl:
             max_applied = True
             excl, incl = min(excl, cap_excl), min(incl, cap_incl)
