@@ -2,13 +2,8 @@
 
 from voltbridge.core.upstreams.events import UpstreamChanged, UpstreamDeleted
 from voltbridge.core.upstreams.live import Direction, LegState, LegStatus, LoggedMessage, UpstreamLegs
-from voltbridge.core.upstreams.outbox import (
-    OutboxClosed,
-    OutboxEntry,
-    OutboxMessage,
-    OutboxService,
-    TransactionLink,
-)
+from voltbridge.core.upstreams.outbox import OutboxClosed, OutboxService
+from voltbridge.core.upstreams.records import OutboxEntry, OutboxMessage, TransactionLink
 from voltbridge.core.upstreams.service import Role, UpstreamChange, UpstreamService, UpstreamSpec
 
 __all__ = [

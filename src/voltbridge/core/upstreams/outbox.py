@@ -8,7 +8,7 @@ removes the StartTransaction it was learned from, so a crash in between re-sends
 than losing the id.
 
 Writes are batched like meter values (core/transactions/meter_writer.py): `append` waits for its
-commit, and appends arriving meanwhile share the next one. Acknowledgements of delivered entries are
+commit, and appends arriving meanwhile share the next one (outbox_store.py writes a batch). Acknowledgements of delivered entries are
 not waited for: they ride along with the next append's commit, or are written on their own after
 `ack_delay`; on SQLite every extra write transaction contends for the one write lock with the
 charger's own writes (and a loser sleeps in SQLite's busy handler), so fewer is faster. If an
@@ -23,49 +23,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
 from voltbridge.core.clock import Clock
+from voltbridge.core.upstreams.outbox_store import Batch, store_for
+from voltbridge.core.upstreams.records import OutboxEntry, OutboxMessage, TransactionLink
 from voltbridge.store import Database
 from voltbridge.store.models.upstreams import UpstreamOutboxEntry, UpstreamTransaction
 
 log = logging.getLogger(__name__)
-
-Payload = dict[str, object]
-
-# Five parameters a row; SQLite allows 32766 parameters a statement (since 3.32).
-SQLITE_ROWS_PER_INSERT = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """A charger message to keep for one upstream; `transaction_id` is ours."""
-
-    upstream_id: int
-    action: str
-    payload: Payload
-    transaction_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    """A stored outbox message; entries of one upstream are delivered in `id` order."""
-
-    id: int
-    upstream_id: int
-    action: str
-    payload: Payload
-    transaction_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionLink:
-    """Our transactionId and the one the upstream gave it."""
-
-    upstream_id: int
-    transaction_id: int
-    their_transaction_id: int
 
 
 class OutboxClosed(RuntimeError):
@@ -108,6 +74,7 @@ class OutboxService:
         self._running = False
         self._closing = False
         self._acking: set[int] = set()
+        self._store = store_for(db)
         self.commits = 0
 
     async def run(self) -> None:
@@ -133,6 +100,7 @@ class OutboxService:
                     await self._commit_each(batch)
         finally:
             self._running = False
+            await self._store.close()
             leftover, self._ops = self._ops, []
             for op in leftover:
                 _fail(op, OutboxClosed("the multiplexer outbox stopped before this was written"))
@@ -226,13 +194,16 @@ class OutboxService:
     async def _commit(self, batch: list[_Op]) -> None:
         appends = [op for op in batch if isinstance(op, _Append)]
         acks = [op for op in batch if isinstance(op, _Ack)]
-        async with self._db.transaction() as session:
-            ids = await self._insert(session, [m for op in appends for m in op.messages])
-            for link in (link for append in appends for link in append.links):
-                await self._write_link(session, link)
-            if acks:
-                await self._write_acks(session, acks)
-        self.commits += 1
+        plan = Batch(
+            rows=[m for op in appends for m in op.messages],
+            delivered=[op.entry_id for op in acks],
+            links=[link for op in appends for link in op.links] + [op.learn for op in acks if op.learn],
+            closed=[op.close for op in acks if op.close is not None],
+        )
+        ids: list[int] = []
+        if plan.rows or plan.delivered or plan.links or plan.closed:
+            ids = await self._store.write(plan, self._clock.now())
+            self.commits += 1
         position = 0
         for append in appends:
             _resolve(append, ids[position : position + len(append.messages)])
@@ -253,74 +224,6 @@ class OutboxService:
                 _fail(op, exc)
                 if isinstance(op, _Ack):
                     self._acking.discard(op.entry_id)
-
-    async def _insert(self, session: AsyncSession, messages: list[OutboxMessage]) -> list[int]:
-        """Insert the rows in one statement; returns their ids in the order of `messages`."""
-        if not messages:
-            return []
-        now = self._clock.now()
-        rows = [
-            {
-                "upstream_id": m.upstream_id,
-                "action": m.action,
-                "payload": m.payload,
-                "transaction_id": m.transaction_id,
-                "created_at": now,
-            }
-            for m in messages
-        ]
-        if self._db.is_sqlite:
-            # With RETURNING, SQLAlchemy sends SQLite one statement per row (one thread hop each in
-            # aiosqlite): 8 ms for 30 rows where one multi-row statement takes under 1. One INSERT
-            # assigns rowids in the order of its VALUES, so the ids sorted are the rows' ids in order.
-            ids: list[int] = []
-            for start in range(0, len(rows), SQLITE_ROWS_PER_INSERT):
-                chunk = rows[start : start + SQLITE_ROWS_PER_INSERT]
-                result = await session.execute(
-                    insert(UpstreamOutboxEntry).values(chunk).returning(UpstreamOutboxEntry.id)
-                )
-                ids += sorted(result.scalars().all())
-            return ids
-        result = await session.execute(
-            insert(UpstreamOutboxEntry).returning(UpstreamOutboxEntry.id, sort_by_parameter_order=True), rows
-        )
-        return list(result.scalars().all())
-
-    async def _write_acks(self, session: AsyncSession, acks: list[_Ack]) -> None:
-        ids = [op.entry_id for op in acks]
-        await session.execute(delete(UpstreamOutboxEntry).where(UpstreamOutboxEntry.id.in_(ids)))
-        for op in acks:
-            if op.learn is not None:
-                await self._write_link(session, op.learn)
-            if op.close is None:
-                continue
-            upstream_id, transaction_id = op.close
-            await session.execute(
-                update(UpstreamTransaction)
-                .where(
-                    UpstreamTransaction.upstream_id == upstream_id,
-                    UpstreamTransaction.transaction_id == transaction_id,
-                )
-                .values(open=False, closed_at=self._clock.now())
-            )
-
-    async def _write_link(self, session: AsyncSession, link: TransactionLink) -> None:
-        # A StartTransaction delivered twice (at least once) may teach a new id: the last one counts.
-        await session.execute(
-            delete(UpstreamTransaction).where(
-                UpstreamTransaction.upstream_id == link.upstream_id,
-                UpstreamTransaction.transaction_id == link.transaction_id,
-            )
-        )
-        await session.execute(
-            insert(UpstreamTransaction).values(
-                upstream_id=link.upstream_id,
-                transaction_id=link.transaction_id,
-                their_transaction_id=link.their_transaction_id,
-                open=True,
-                created_at=self._clock.now(),
-            )
-        )
 
 
 def _resolve(op: _Append, ids: list[int]) -> None:
