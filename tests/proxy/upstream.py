@@ -100,7 +100,12 @@ class UpstreamServer:
     """One upstream backoffice. `url` is what is registered; legs connect to `url/<station id>`."""
 
     def __init__(
-        self, name: str, *, first_transaction_id: int = 1000, rejected: set[str] | None = None
+        self,
+        name: str,
+        *,
+        first_transaction_id: int = 1000,
+        rejected: set[str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.name = name
         self.rejected = rejected or set()
@@ -109,9 +114,10 @@ class UpstreamServer:
         self.received: list[Received] = []
         self.peers: dict[str, _Peer] = {}
         self.authorization: dict[str, str | None] = {}
+        self.certificates: dict[str, Any] = {}  # station id -> the client certificate the leg showed
         self.connections = 0
         self.port = 0
-        self.ssl: ssl.SSLContext | None = None
+        self.ssl = tls
         self._next_transaction_id = first_transaction_id
         self._server: Server | None = None
         self._sockets: set[ServerConnection] = set()
@@ -168,6 +174,8 @@ class UpstreamServer:
             self._sockets.add(ws)
             self.peers[station_id] = peer
             self.authorization[station_id] = ws.request.headers.get("Authorization")
+            tls = ws.transport.get_extra_info("ssl_object")
+            self.certificates[station_id] = tls.getpeercert() if tls is not None else None
             self.connections += 1
             self._changed.notify_all()
         try:
