@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltbridge.bus import Bus, CallRejected, CallTimeout, NotConnected, QueueFull
 from voltbridge.core.clock import Clock
 from voltbridge.core.errors import NotFound, StationBusy, StationOffline, StationRejected, StationTimeout
 from voltbridge.core.events import CommandCompleted
+from voltbridge.core.operators.scope import Scope
+from voltbridge.core.users.service import Principal
 from voltbridge.store import Database
 from voltbridge.store.models import CommandLogEntry, Station
 
@@ -45,12 +48,16 @@ class CommandService:
         source: str = "api",
         requested_by: str | None = None,
         timeout: float | None = None,
+        principal: Principal | None = None,
     ) -> dict[str, Any]:
-        """Send `action` to the station; returns its answer or raises a StationError."""
+        """Send `action` to the station; returns its answer or raises a StationError.
+
+        `principal` is the caller (None: the platform itself); a station outside its scope is NotFound.
+        """
         timeout = timeout or self._timeout
         async with self._db.transaction() as session:
             station = await session.get(Station, station_id)
-            if station is None:
+            if station is None or not await Scope.of(principal).sees_station(session, station_id):
                 raise NotFound(f"station {station_id!r} does not exist")
             self._schema.check(station.ocpp_version or "ocpp1.6", action, payload)
             entry = CommandLogEntry(
@@ -81,12 +88,24 @@ class CommandService:
         return response
 
     async def log(
-        self, *, station_id: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        station_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        principal: Principal | None = None,
     ) -> tuple[Sequence[CommandLogEntry], int]:
-        query = select(CommandLogEntry)
+        """The command log, newest first, limited to the stations the caller may see.
+
+        Naming a station outside the caller's scope (or none that exists) is NotFound.
+        """
+        scope = Scope.of(principal)
+        query = select(CommandLogEntry).where(scope.stations(CommandLogEntry.station_id))
         if station_id is not None:
             query = query.where(CommandLogEntry.station_id == station_id)
         async with self._db.read() as session:
+            if station_id is not None and not await _exists(session, station_id, scope):
+                raise NotFound(f"station {station_id!r} does not exist")
             total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = await session.scalars(
                 query.order_by(CommandLogEntry.id.desc()).limit(limit).offset(offset)
@@ -115,3 +134,9 @@ class CommandService:
                 command_id=entry.id, station_id=entry.station_id, action=entry.action, status=status
             )
         )
+
+
+async def _exists(session: AsyncSession, station_id: str, scope: Scope) -> bool:
+    return await session.get(Station, station_id) is not None and await scope.sees_station(
+        session, station_id
+    )
