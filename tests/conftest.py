@@ -108,6 +108,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "ping_interval": None,
         "command_timeout": 5.0,
+        # Re-price a running session on every meter value, so tests see each cost (production: 15 s).
+        "billing_running_cost_interval": 0.0,
     }
     values.update(overrides)
     return Settings(**values)

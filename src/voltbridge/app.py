@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from voltbridge.billing import Billing, options_from
+from voltbridge.billing import Billing, BillingOptions, EreSettings
 from voltbridge.bus import Bus, LocalBus
 from voltbridge.config import Settings
 from voltbridge.core.authorization import AuthorizationService
@@ -139,7 +139,9 @@ class App:
             GatewayOptions(node_id=settings.node_id, ping_interval=settings.ping_interval),
         )
         # Billing (billing/): tariff snapshots, running costs, the monetary limit, CDRs and reviews.
-        billing = Billing.build(db=db, bus=bus, clock=clock, commands=commands, options=options_from(settings))
+        billing = Billing.build(
+            db=db, bus=bus, clock=clock, commands=commands, options=_billing_options(settings)
+        )
         billing.subscribe(bus)
         # OCPI roaming (ocpi/): partner registry, pushes driven by events, OCPI tokens authorizing here;
         # tariffs and CDRs come from billing.
@@ -228,6 +230,18 @@ class App:
         await self.meter_writer.close()
         await self.bus.close()
         await self.db.close()
+
+
+def _billing_options(settings: Settings) -> BillingOptions:
+    return BillingOptions(
+        default_currency=settings.billing_currency,
+        running_cost_interval=settings.billing_running_cost_interval,
+        ere=EreSettings(
+            renewable_share=settings.billing_ere_renewable_share,
+            emission_factor_g_per_mj=settings.billing_ere_emission_factor_g_per_mj,
+            mj_per_kwh=settings.billing_ere_mj_per_kwh,
+        ),
+    )
 
 
 def _ocpi_options(settings: Settings) -> OcpiOptions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -37,12 +38,26 @@ class Settings(BaseSettings):
     authority_timeout: float = Field(default=5.0, gt=0, description="seconds to wait on a Billing upstream")
     authority_fallback: Fallback = Fallback.LOCAL
     node_id: str = "local"
-    bus_namespace: str = Field(default="vb", description="NATS subject prefix; one per cluster on a shared NATS")
+    bus_namespace: str = Field(
+        default="vb", description="NATS subject prefix; one per cluster on a shared NATS"
+    )
+
+    billing_currency: str = Field(default="EUR", min_length=3, max_length=3, description="of unpriced CDRs")
+    billing_running_cost_interval: float = Field(
+        default=15.0, ge=0, description="seconds between re-pricings"
+    )
+    billing_ere_renewable_share: dict[int, Decimal] = Field(
+        default_factory=dict, description="renewable share per delivery year, e.g. {2025: 0.2557}"
+    )
+    billing_ere_emission_factor_g_per_mj: Decimal = Decimal(183)
+    billing_ere_mj_per_kwh: Decimal = Decimal("3.6")
 
     ocpi_country_code: str = Field(default="NL", min_length=2, max_length=2)
     ocpi_party_id: str = Field(default="VBR", min_length=3, max_length=3)
     ocpi_business_name: str = "voltbridge"
-    ocpi_base_url: str | None = Field(default=None, description="public URL of /ocpi (default: from requests)")
+    ocpi_base_url: str | None = Field(
+        default=None, description="public URL of /ocpi (default: from requests)"
+    )
 
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: object) -> Settings:

@@ -9,7 +9,7 @@ from voltbridge.billing.events import CdrCreated, SessionCostUpdated, SessionHel
 from voltbridge.billing.issuing import CdrFilter, CdrService, Correction
 from voltbridge.billing.live import LIMIT_REASON, CostView, SessionCosts
 from voltbridge.billing.metering import MeteringFields, MeteringService, check_ean
-from voltbridge.billing.options import BillingOptions, EreSettings, options_from
+from voltbridge.billing.options import BillingOptions, EreSettings
 from voltbridge.billing.reports import NAMES as REPORT_NAMES
 from voltbridge.billing.reports import BillingReports, ReportRequest, Table
 from voltbridge.billing.service import Billing
@@ -43,5 +43,4 @@ __all__ = [
     "cdr_view",
     "check_ean",
     "ocpi_cdr",
-    "options_from",
 ]

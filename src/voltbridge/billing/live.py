@@ -83,15 +83,34 @@ class SessionCosts:
         self._clock = clock
         self._commands = commands
         self._options = options
+        # Meter values are the busiest event; re-pricing reads the session's curve from the database.
+        # So a session is re-priced at most every `running_cost_interval` seconds, and a session no
+        # tariff prices is not re-priced at all (its energy is on the transaction already).
+        self._priced_at: dict[int, datetime] = {}
+        self._unpriced: set[int] = set()
+
+    def forget(self, transaction_id: int) -> None:
+        """Drop what is kept in memory about a session that ended."""
+        self._priced_at.pop(transaction_id, None)
+        self._unpriced.discard(transaction_id)
 
     async def on_started(self, event: TransactionStarted) -> None:
         """Snapshot the tariff of a session that just started."""
         await self.snapshot(event.transaction_id)
 
     async def on_meter_values(self, event: MeterValuesReceived) -> None:
-        """Re-price a running session whose meter values arrived."""
-        if event.transaction_id is not None:
-            await self.update(event.transaction_id)
+        """Re-price a running session whose meter values arrived (at most once per interval)."""
+        tx_id = event.transaction_id
+        if tx_id is None or tx_id in self._unpriced:
+            return
+        now = self._clock.now()
+        last = self._priced_at.get(tx_id)
+        if last is not None and (now - last).total_seconds() < self._options.running_cost_interval:
+            return
+        self._priced_at[tx_id] = now
+        row = await self.update(tx_id)
+        if row is None or row.tariff is None or row.final:
+            self._unpriced.add(tx_id)
 
     async def snapshot(self, transaction_id: int) -> SessionCost | None:
         """The session's snapshot, taken now if it has none yet (None: no such transaction)."""

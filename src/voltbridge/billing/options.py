@@ -41,25 +41,4 @@ class BillingOptions:
     hold: frozenset[Flag] = DEFAULT_HOLD
     default_currency: str = "EUR"
     ere: EreSettings = field(default_factory=EreSettings)
-
-
-def options_from(settings: object) -> BillingOptions:
-    """Billing options from the process settings; the `billing_*` settings are read when config.py
-    defines them (`billing_currency`, `billing_ere_renewable_share` as {year: share},
-    `billing_ere_emission_factor_g_per_mj`, `billing_ere_mj_per_kwh`)."""
-    defaults = BillingOptions()
-    ere = defaults.ere
-    shares = getattr(settings, "billing_ere_renewable_share", None) or {}
-    return BillingOptions(
-        default_currency=str(getattr(settings, "billing_currency", None) or defaults.default_currency),
-        ere=EreSettings(
-            renewable_share={int(k): Decimal(str(v)) for k, v in dict(shares).items()},
-            emission_factor_g_per_mj=Decimal(
-                str(
-                    getattr(settings, "billing_ere_emission_factor_g_per_mj", None)
-                    or ere.emission_factor_g_per_mj
-                )
-            ),
-            mj_per_kwh=Decimal(str(getattr(settings, "billing_ere_mj_per_kwh", None) or ere.mj_per_kwh)),
-        ),
-    )
+    running_cost_interval: float = 15.0  # seconds between re-pricings of one running session

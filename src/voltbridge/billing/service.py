@@ -60,4 +60,5 @@ class Billing:
         elif isinstance(event, TransactionStarted):
             await self.costs.on_started(event)
         elif isinstance(event, TransactionStopped):
+            self.costs.forget(event.transaction_id)
             await self.cdrs.on_stopped(event)
