@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import websockets
 from websockets.typing import Subprotocol
+
+from bench._rawclient import RawClient, timed
 
 OCPP16 = [Subprotocol("ocpp1.6")]
 
@@ -68,77 +69,44 @@ class LoadResult:
 
 
 def meter_values_frame(unique_id: str, transaction_id: int, register_wh: int) -> str:
-    """A typical 1.6 MeterValues: register, power, current and voltage."""
-    stamp = now_iso()
-    return json.dumps(
-        [
-            2,
-            unique_id,
-            "MeterValues",
-            {
-                "connectorId": 1,
-                "transactionId": transaction_id,
-                "meterValue": [
-                    {
-                        "timestamp": stamp,
-                        "sampledValue": [
-                            {
-                                "value": str(register_wh),
-                                "measurand": "Energy.Active.Import.Register",
-                                "unit": "Wh",
-                            },
-                            {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"},
-                            {"value": "31.3", "measurand": "Current.Import", "unit": "A"},
-                            {"value": "230.1", "measurand": "Voltage", "unit": "V"},
-                        ],
-                    }
-                ],
-            },
-        ]
+    """A typical 1.6 MeterValues: register, power, current and voltage (built without json.dumps)."""
+    return (
+        f'[2,"{unique_id}","MeterValues",{{"connectorId":1,"transactionId":{transaction_id},'
+        f'"meterValue":[{{"timestamp":"{now_iso()}","sampledValue":['
+        f'{{"value":"{register_wh}","measurand":"Energy.Active.Import.Register","unit":"Wh"}},'
+        '{"value":"7200","measurand":"Power.Active.Import","unit":"W"},'
+        '{"value":"31.3","measurand":"Current.Import","unit":"A"},'
+        '{"value":"230.1","measurand":"Voltage","unit":"V"}]}]}]'
     )
-
-
-async def _exchange(ws: websockets.ClientConnection, frame: str, unique_id: str) -> list[object]:
-    await ws.send(frame)
-    while True:
-        answer = json.loads(await ws.recv())
-        if answer[1] == unique_id:
-            return answer  # type: ignore[no-any-return]
 
 
 async def _charger(
     url: str, station_id: str, deadline: float, result: LoadResult, heartbeat_every: int
 ) -> None:
-    async with websockets.connect(f"{url}/{station_id}", subprotocols=OCPP16, compression=None) as ws:
-        boot = json.dumps(
-            [2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Load"}]
-        )
-        await _exchange(ws, boot, "b")
-        start = json.dumps(
-            [
-                2,
-                "s",
-                "StartTransaction",
-                {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": now_iso()},
-            ]
-        )
-        answer = await _exchange(ws, start, "s")
-        tx = answer[2]["transactionId"] if answer[0] == 3 else 0  # type: ignore[index]
+    host, port, path = _split(url)
+    client = await RawClient.connect(host, port, f"{path}/{station_id}")
+    try:
+        boot = '[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
+        await client.exchange(boot)
+        start = f'[2,"s","StartTransaction",{{"connectorId":1,"idTag":"BENCH","meterStart":0,"timestamp":"{now_iso()}"}}]'
+        answer = json.loads(await client.exchange(start))
+        tx = answer[2]["transactionId"] if answer[0] == 3 else 0
         n = 0
         while time.perf_counter() < deadline:
             n += 1
             uid = str(n)
             if heartbeat_every and n % heartbeat_every == 0:
-                frame = json.dumps([2, uid, "Heartbeat", {}])
+                frame = f'[2,"{uid}","Heartbeat",{{}}]'
             else:
                 frame = meter_values_frame(uid, tx, n * 10)
-            sent = time.perf_counter()
-            reply = await _exchange(ws, frame, uid)
-            result.latencies.append(time.perf_counter() - sent)
-            if reply[0] == 3:
+            reply, latency = await timed(client, frame)
+            result.latencies.append(latency)
+            if reply.startswith(f'[3,"{uid}"'):
                 result.answered += 1
             else:
                 result.errors += 1
+    finally:
+        client.close()
 
 
 async def run_load(
@@ -155,34 +123,33 @@ async def run_load(
     return result
 
 
+def _split(url: str) -> tuple[str, int, str]:
+    host_port, _, path = url.removeprefix("ws://").partition("/")
+    host, _, port = host_port.partition(":")
+    return host, int(port), f"/{path}"
+
+
 async def hold_idle(
     url: str, count: int, ready: asyncio.Event, release: asyncio.Event, *, prefix: str = "IDLE"
 ) -> int:
     """Open `count` sockets, boot each, signal `ready`, and hold them until `release`."""
-    sockets: list[websockets.ClientConnection] = []
+    host, port, path = _split(url)
+    clients: list[RawClient] = []
     semaphore = asyncio.Semaphore(200)
+    boot = '[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Idle"}]'
 
     async def one(i: int) -> None:
         async with semaphore:
-            ws = await websockets.connect(
-                f"{url}/{prefix}{i:05d}",
-                subprotocols=OCPP16,
-                compression=None,
-                ping_interval=None,
-                open_timeout=60,
-            )
-            boot = json.dumps(
-                [2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Idle"}]
-            )
-            await _exchange(ws, boot, "b")
-            sockets.append(ws)
+            client = await RawClient.connect(host, port, f"{path}/{prefix}{i:05d}")
+            await client.exchange(boot)
+            clients.append(client)
 
     await asyncio.gather(*(one(i) for i in range(count)))
     ready.set()
     await release.wait()
-    for ws in sockets:
-        await ws.close()
-    return len(sockets)
+    for client in clients:
+        client.close()
+    return len(clients)
 
 
 def use_uvloop() -> None:
