@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import websockets
-from websockets.typing import Subprotocol
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import (
@@ -23,6 +22,7 @@ from ocpp.v16.enums import (
     TriggerMessageStatus,
     UnlockStatus,
 )
+from websockets.typing import Subprotocol
 
 
 class TestCharger(ChargePoint):  # type: ignore[misc]

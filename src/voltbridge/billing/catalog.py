@@ -34,7 +34,7 @@ from voltbridge.core.timeutil import iso_utc
 from voltbridge.store import Database
 from voltbridge.store.models import IdToken, Station
 from voltbridge.store.models.billing import TariffAssignment, TariffRecord, TariffVersion
-from voltbridge.store.models.operators import Area, NetworkMember, Operator, station_area_id
+from voltbridge.store.models.operators import Area, NetworkMember, Operator
 
 if TYPE_CHECKING:
     from voltbridge.core.users.service import Principal
@@ -449,7 +449,7 @@ async def resolve(
 
 
 async def _area_chain(session: AsyncSession, station_id: str) -> list[int]:
-    area_id = await session.scalar(select(station_area_id).where(Station.id == station_id))
+    area_id = await session.scalar(select(Station.area_id).where(Station.id == station_id))
     chain: list[int] = []
     while area_id is not None and area_id not in chain and len(chain) < _MAX_AREA_DEPTH:
         chain.append(area_id)
@@ -544,6 +544,6 @@ async def _target_operator(session: AsyncSession, target: Target, scope: Scope) 
     return await session.scalar(
         select(Area.operator_id)
         .select_from(Station)
-        .join(Area, station_area_id == Area.id)
+        .join(Area, Station.area_id == Area.id)
         .where(Station.id == target.station_id)
     )

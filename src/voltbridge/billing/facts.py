@@ -21,7 +21,7 @@ from voltbridge.core.metering import REGISTER
 from voltbridge.core.operators.timezones import zone
 from voltbridge.store.models import MeterValue, Station, StationEvent, Transaction
 from voltbridge.store.models.billing import StationMetering, station_metering
-from voltbridge.store.models.operators import Area, Operator, station_area_id
+from voltbridge.store.models.operators import Area, Operator
 
 POWER = "Power.Active.Import"
 CURRENT = "Current.Import"
@@ -53,7 +53,7 @@ async def load_place(session: AsyncSession, station_id: str) -> Place:
         await session.execute(
             select(Station, Area, Operator)
             .select_from(Station)
-            .outerjoin(Area, station_area_id == Area.id)
+            .outerjoin(Area, Station.area_id == Area.id)
             .outerjoin(Operator, Operator.id == Area.operator_id)
             .where(Station.id == station_id)
         )

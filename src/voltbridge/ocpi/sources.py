@@ -26,7 +26,7 @@ from voltbridge.ocpi.v221.locations import EVSE, Connector, Location, Status
 from voltbridge.store import Database
 from voltbridge.store.models import Connector as ConnectorRow
 from voltbridge.store.models import Station
-from voltbridge.store.models.operators import Area, area_of, is_visible
+from voltbridge.store.models.operators import Area
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -196,9 +196,9 @@ class StoreLocationSource:
                 by_station.setdefault(row.station_id, []).append(row)
         groups: dict[str, tuple[Area | None, list[Station]]] = {}
         for station in stations:
-            if not is_visible(station) or station.registration_status != "Accepted":
+            if not station.visible or station.registration_status != "Accepted":
                 continue
-            area = areas.get(area_of(station) or -1)
+            area = areas.get(station.area_id or -1)
             key = ocpi_id(area.code) if area is not None else ocpi_id(station.id, "S-")
             groups.setdefault(key, (area, []))[1].append(station)
         result = []

@@ -103,7 +103,9 @@ class BulkWriter:
             if updates:
                 await conn.exec_driver_sql(self._update, updates)
 
-    def _write_sqlite(self, params: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]) -> None:
+    def _write_sqlite(
+        self, params: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]
+    ) -> None:
         if self._sqlite is None:
             assert self._sqlite_path is not None
             self._sqlite = sqlite3.connect(self._sqlite_path, timeout=30, isolation_level=None)

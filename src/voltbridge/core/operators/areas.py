@@ -17,14 +17,7 @@ from voltbridge.core.operators import audit
 from voltbridge.core.operators.scope import Scope, require_admin, require_writer
 from voltbridge.core.operators.timezones import check_timezone
 from voltbridge.store import Database
-from voltbridge.store.models.operators import (
-    Area,
-    Operator,
-    area_of,
-    is_visible,
-    place_station,
-    station_area_id,
-)
+from voltbridge.store.models.operators import Area, Operator
 from voltbridge.store.models.stations import Station
 
 if TYPE_CHECKING:
@@ -166,7 +159,7 @@ class AreaService:
             require_admin(actor, "delete charging areas")
             stations = (
                 await session.scalars(
-                    select(Station.id).where(station_area_id == area.id).order_by(Station.id)
+                    select(Station.id).where(Station.area_id == area.id).order_by(Station.id)
                 )
             ).all()
             children = (await session.scalars(select(Area.code).where(Area.parent_id == area.id))).all()
@@ -210,20 +203,20 @@ class AreaService:
             station = await session.get(Station, station_id)
             if station is None or not await scope.sees_station(session, station_id):
                 raise NotFound(f"station {station_id!r} does not exist")
-            new_area = area_of(station)
+            new_area = station.area_id
             if move:
                 if area_id is None:
                     require_admin(actor, "take a station out of its charging area")
                 else:
                     await load_area(session, area_id, scope, what="charging area", invalid=True)
                 new_area = area_id
-            new_visible = is_visible(station) if visible is None else visible
-            before = {"area_id": area_of(station), "visible": is_visible(station)}
+            new_visible = station.visible if visible is None else visible
+            before = {"area_id": station.area_id, "visible": station.visible}
             after = {"area_id": new_area, "visible": new_visible}
             old, new = audit.changes(before, after)
             if new:
                 now = self._clock.now()
-                place_station(station, area_id=new_area, visible=new_visible)
+                station.area_id, station.visible = new_area, new_visible
                 station.updated_at = now
                 owner = await session.scalar(select(Area.operator_id).where(Area.id == new_area))
                 audit.record(

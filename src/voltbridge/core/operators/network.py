@@ -23,15 +23,7 @@ from voltbridge.core.operators.operators import load_operator
 from voltbridge.core.operators.scope import Scope, require_writer
 from voltbridge.store import Database
 from voltbridge.store.models import IdToken
-from voltbridge.store.models.operators import (
-    Area,
-    Driver,
-    DriverToken,
-    NetworkMember,
-    Operator,
-    station_area_id,
-    station_visible,
-)
+from voltbridge.store.models.operators import Area, Driver, DriverToken, NetworkMember, Operator
 from voltbridge.store.models.stations import Station
 
 if TYPE_CHECKING:
@@ -241,7 +233,7 @@ class NetworkService:
 
 def public_stations() -> ColumnElement[bool]:
     """A filter on stations for public listings (OCPI Locations, maps): only the visible ones."""
-    return station_visible.is_(True)
+    return Station.visible.is_(True)
 
 
 class PrivateNetworkRule:
@@ -263,9 +255,9 @@ class PrivateNetworkRule:
 async def _refusal(session: AsyncSession, station_id: str, id_tag: str) -> str | None:
     place = (
         await session.execute(
-            select(station_visible, Operator.id, Operator.code, Operator.private_network_groups)
+            select(Station.visible, Operator.id, Operator.code, Operator.private_network_groups)
             .select_from(Station)
-            .outerjoin(Area, station_area_id == Area.id)
+            .outerjoin(Area, Station.area_id == Area.id)
             .outerjoin(Operator, Operator.id == Area.operator_id)
             .where(Station.id == station_id)
         )

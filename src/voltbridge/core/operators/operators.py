@@ -22,7 +22,7 @@ from voltbridge.core.operators.timezones import check_timezone
 from voltbridge.core.security import new_token, token_digest
 from voltbridge.store import Database
 from voltbridge.store.models import User
-from voltbridge.store.models.operators import Area, NetworkMember, Operator, station_area_id
+from voltbridge.store.models.operators import Area, NetworkMember, Operator
 from voltbridge.store.models.stations import Station
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ class OperatorService:
             operator = await session.scalar(
                 select(Operator)
                 .join(Area, Area.operator_id == Operator.id)
-                .join(Station, station_area_id == Area.id)
+                .join(Station, Station.area_id == Area.id)
                 .where(Station.id == station_id)
             )
         if operator is None:

@@ -24,7 +24,7 @@ from voltbridge.core.operators.scope import Scope
 from voltbridge.core.operators.timezones import GroupBy, Period, local_iso, local_midnight, period_of, zone
 from voltbridge.store import Database
 from voltbridge.store.models import Transaction
-from voltbridge.store.models.operators import Area, CommissionSettings, Operator, station_area_id
+from voltbridge.store.models.operators import Area, CommissionSettings, Operator
 from voltbridge.store.models.stations import Station
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class ReportService:
                 Operator.rating_min_energy_wh,
             )
             .join(Station, Station.id == Transaction.station_id)
-            .outerjoin(Area, Area.id == station_area_id)
+            .outerjoin(Area, Area.id == Station.area_id)
             .outerjoin(Operator, Operator.id == Area.operator_id)
             .where(
                 Transaction.status == "completed",

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from voltbridge.core.errors import Forbidden
-from voltbridge.store.models.operators import Area, NetworkMember, station_area_id
+from voltbridge.store.models.operators import Area, NetworkMember
 from voltbridge.store.models.stations import Station
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Scope:
         """The ids of the stations in scope, as a subquery (only meaningful when not `everything`)."""
         return (
             select(Station.id)
-            .join(Area, station_area_id == Area.id)
+            .join(Area, Station.area_id == Area.id)
             .where(Area.operator_id == self.operator_id)
         )
 

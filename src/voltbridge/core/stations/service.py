@@ -19,7 +19,6 @@ from voltbridge.core.operators.scope import Scope
 from voltbridge.core.security import hash_password, token_digest, verify_password
 from voltbridge.store import Database
 from voltbridge.store.models import Connector, Station, StationEvent, Transaction
-from voltbridge.store.models.operators import place_station
 
 if TYPE_CHECKING:
     from voltbridge.core.users.service import Principal
@@ -134,7 +133,7 @@ class StationService:
                 created_at=now,
                 updated_at=now,
             )
-            place_station(station, area_id=area_id, visible=True)
+            station.area_id, station.visible = area_id, True
             session.add(station)
         return station
 

@@ -13,21 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     ForeignKey,
     Index,
     Integer,
     Numeric,
     String,
-    Table,
     Text,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -217,37 +214,6 @@ class SessionReview(Base):
     cdr_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("cdrs.id"))
 
 
-# A station's metering facts, used to rate its sessions and by the ERE and reimbursement reports.
-# Added to the stations table by migration 0004 and to the Station mapping here (append the column
-# to the table, then give the mapper a property for it: SQLAlchemy's documented way).
-station_mid_meter: Column[bool] = Column(
-    "mid_meter", Boolean, nullable=False, default=False, server_default=false()
-)
-station_mid_meter_serial: Column[str | None] = Column("mid_meter_serial", String(64), nullable=True)
-station_mid_certificate: Column[str | None] = Column("mid_certificate", String(128), nullable=True)
-station_bidirectional: Column[bool] = Column(
-    "bidirectional", Boolean, nullable=False, default=False, server_default=false()
-)
-station_home_charger: Column[bool] = Column(
-    "home_charger", Boolean, nullable=False, default=False, server_default=false()
-)
-station_home_owner: Column[str | None] = Column("home_owner", String(255), nullable=True)
-station_grid_ean: Column[str | None] = Column("grid_ean", String(18), nullable=True)
-
-_METERING_COLUMNS: tuple[Column[Any], ...] = (
-    station_mid_meter,
-    station_mid_meter_serial,
-    station_mid_certificate,
-    station_bidirectional,
-    station_home_charger,
-    station_home_owner,
-    station_grid_ean,
-)
-for _column in _METERING_COLUMNS:
-    cast(Table, Station.__table__).append_column(_column)
-    Station.__mapper__.add_property(_column.name, _column)
-
-
 @dataclass(frozen=True, slots=True)
 class StationMetering:
     """What a station's meter and place are: evidence for billing, ERE and reimbursement."""
@@ -264,17 +230,22 @@ class StationMetering:
 def station_metering(station: Station) -> StationMetering:
     """The station's metering facts."""
     return StationMetering(
-        mid_meter=bool(getattr(station, "mid_meter", False)),
-        mid_meter_serial=getattr(station, "mid_meter_serial", None),
-        mid_certificate=getattr(station, "mid_certificate", None),
-        bidirectional=bool(getattr(station, "bidirectional", False)),
-        home_charger=bool(getattr(station, "home_charger", False)),
-        home_owner=getattr(station, "home_owner", None),
-        grid_ean=getattr(station, "grid_ean", None),
+        mid_meter=station.mid_meter,
+        mid_meter_serial=station.mid_meter_serial,
+        mid_certificate=station.mid_certificate,
+        bidirectional=station.bidirectional,
+        home_charger=station.home_charger,
+        home_owner=station.home_owner,
+        grid_ean=station.grid_ean,
     )
 
 
 def set_station_metering(station: Station, metering: StationMetering) -> None:
     """Write the station's metering facts."""
-    for column in _METERING_COLUMNS:
-        setattr(station, column.name, getattr(metering, column.name))
+    station.mid_meter = metering.mid_meter
+    station.mid_meter_serial = metering.mid_meter_serial
+    station.mid_certificate = metering.mid_certificate
+    station.bidirectional = metering.bidirectional
+    station.home_charger = metering.home_charger
+    station.home_owner = metering.home_owner
+    station.grid_ean = metering.grid_ean

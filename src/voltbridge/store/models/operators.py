@@ -9,28 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
     String,
-    Table,
     Text,
     UniqueConstraint,
-    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voltbridge.store.base import Base, JSONType, UTCDateTime
-from voltbridge.store.models.stations import Station
-from voltbridge.store.models.users import User
 
 
 class Operator(Base):
@@ -170,39 +164,3 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     note: Mapped[str | None] = mapped_column(Text)
-
-
-# The station's place: its charging area and whether it is public. Added to the stations table by
-# migration 0003 and to the Station mapping here (SQLAlchemy's documented way to add a column to an
-# existing declarative class: append it to the table, then give the mapper a property for it).
-STATION_AREA_ID = "area_id"
-STATION_VISIBLE = "visible"
-station_area_id: Column[int] = Column(
-    STATION_AREA_ID, Integer, ForeignKey("areas.id"), nullable=True, index=True
-)
-station_visible: Column[bool] = Column(
-    STATION_VISIBLE, Boolean, nullable=False, default=True, server_default=true()
-)
-# users.operator_id names an operator (the column itself is the users table's own).
-cast(Table, User.__table__).append_constraint(ForeignKeyConstraint(["operator_id"], ["operators.id"]))
-cast(Table, Station.__table__).append_column(station_area_id)
-cast(Table, Station.__table__).append_column(station_visible)
-Station.__mapper__.add_property(STATION_AREA_ID, station_area_id)
-Station.__mapper__.add_property(STATION_VISIBLE, station_visible)
-
-
-def area_of(station: Station) -> int | None:
-    """The id of the station's charging area, or None."""
-    value: int | None = getattr(station, STATION_AREA_ID)
-    return value
-
-
-def is_visible(station: Station) -> bool:
-    """Whether the station is public (an invisible one serves its operator's private network only)."""
-    return bool(getattr(station, STATION_VISIBLE))
-
-
-def place_station(station: Station, *, area_id: int | None, visible: bool) -> None:
-    """Set the station's area and visibility."""
-    setattr(station, STATION_AREA_ID, area_id)
-    setattr(station, STATION_VISIBLE, visible)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from voltbridge.store.base import Base, JSONType, UTCDateTime
@@ -39,6 +39,19 @@ class Station(Base):
     disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Its place (migration 0003): the charging area, and whether it is public; an invisible station
+    # serves only its operator's private network.
+    area_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("areas.id"), index=True)
+    visible: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Its metering facts (migration 0004), used to rate sessions and by the ERE and reimbursement
+    # reports.
+    mid_meter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    mid_meter_serial: Mapped[str | None] = mapped_column(String(64))
+    mid_certificate: Mapped[str | None] = mapped_column(String(128))
+    bidirectional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    home_charger: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    home_owner: Mapped[str | None] = mapped_column(String(255))
+    grid_ean: Mapped[str | None] = mapped_column(String(18))
 
 
 class Connector(Base):

@@ -20,7 +20,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    operator_id: Mapped[int | None] = mapped_column(Integer)
+    operator_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("operators.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
