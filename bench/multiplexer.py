@@ -316,7 +316,7 @@ async def scenario(
     try:
         fleet = await connect_chargers(f"ws://127.0.0.1:{ocpp_port}/ocpp", chargers)
         await legs_connected(http_port, chargers, upstreams)
-        await drive(fleet, min(2.0, seconds), None)  # warm-up
+        await drive(fleet, min(2.0, seconds), rate)  # warm-up at the fixed load: no backlog for what follows
         cpu = voltbridge.cpu_seconds()
         steady = await drive(fleet, seconds, rate)
         steady_cpu = voltbridge.cpu_seconds() - cpu
