@@ -6,6 +6,7 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import uvicorn
 
@@ -43,6 +44,8 @@ from voltbridge.proxy import Proxy, ProxyOptions
 from voltbridge.store import Database, upgrade
 
 log = logging.getLogger(__name__)
+
+SETTLE_LOOKBACK = timedelta(days=30)
 
 
 @dataclass
@@ -191,6 +194,10 @@ class App:
         await self.meter_writer.start()
         await self.ocpi.start()
         await self.proxy.start()
+        # Events live in memory: sessions that stopped while the process was down get their CDR now.
+        settled = await self.billing.cdrs.settle_missing(since=self.clock.now() - SETTLE_LOOKBACK)
+        if settled:
+            log.info("settled %d session(s) whose stop was not billed before the restart", settled)
         s = self.settings
         self.ports.ocpp = await self.gateway.listen(s.host, s.ocpp_port)
         tls = _tls_context(s)

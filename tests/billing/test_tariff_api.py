@@ -248,3 +248,25 @@ async def test_station_metering_facts_are_validated_and_audited(client: httpx.As
     assert (await client.get("/api/v1/stations/NOPE/metering")).status_code == 404
     audit = (await client.get("/api/v1/audit", params={"entity": "station_metering"})).json()["items"]
     assert audit[0]["after"]["mid_meter"] is True
+
+
+async def test_a_stations_tariff_is_set_and_cleared_with_patch(client: httpx.AsyncClient) -> None:
+    site = await make_site(client, "PATCHED", ["CP-P"])
+    area_tariff = await make_tariff(client, energy(0.25, "AREA-P"), area_id=site.area_id)
+    first = await make_tariff(client, energy(0.30, "FIRST"))
+    second = await make_tariff(client, energy(0.32, "SECOND"))
+
+    async def resolved() -> tuple[int, str]:
+        body = (
+            await client.get("/api/v1/tariffs/resolve", params={"station_id": "CP-P", "connector_id": 1})
+        ).json()
+        return body["tariff"]["id"], body["level"]
+
+    assert (await client.patch("/api/v1/stations/CP-P", json={"tariff_id": first})).status_code == 200
+    assert await resolved() == (first, "station")
+    assert (await client.patch("/api/v1/stations/CP-P", json={"tariff_id": second})).status_code == 200
+    assert await resolved() == (second, "station")
+    assert (await client.patch("/api/v1/stations/CP-P", json={"tariff_id": None})).status_code == 200
+    assert await resolved() == (area_tariff, "area")
+    missing = await client.patch("/api/v1/stations/CP-P", json={"tariff_id": 999_999})
+    assert missing.status_code in (404, 422), missing.text

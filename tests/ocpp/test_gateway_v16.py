@@ -417,3 +417,38 @@ async def test_commands_go_one_at_a_time_in_order(app: App) -> None:
         assert cp.most_in_flight == 1
     log, total = await app.commands.log(station_id="CP1")
     assert total == 4 and {e.status for e in log} == {"answered"}
+
+
+async def test_a_start_on_a_busy_connector_closes_the_session_that_lost_its_stop(app: App) -> None:
+    from voltbridge.core.events import TransactionStopped
+
+    await app.stations.register("CP1")
+    await app.tokens.create("TAG", TokenChange(max_concurrent_tx=0))
+    stopped: asyncio.Queue[TransactionStopped] = asyncio.Queue()
+
+    async def collect(event: TransactionStopped) -> None:
+        await stopped.put(event)
+
+    app.bus.subscribe(TransactionStopped, collect, name="test-stops")
+    async with connected(ocpp_url(app), "CP1") as cp:
+        first = await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=0, timestamp=ts(NOW))
+        )
+        await cp.call(
+            call.MeterValues(
+                connector_id=1,
+                transaction_id=first.transaction_id,
+                meter_value=[
+                    {"timestamp": ts(NOW + timedelta(minutes=5)), "sampledValue": [{"value": "900"}]}
+                ],
+            )
+        )
+        later = NOW + timedelta(minutes=30)
+        await cp.call(
+            call.StartTransaction(connector_id=1, id_tag="TAG", meter_start=900, timestamp=ts(later))
+        )
+    old = await app.transactions.get(first.transaction_id)
+    assert old.status == "completed" and "stop_missing" in old.flags
+    assert (old.meter_stop_wh, old.energy_wh, old.stopped_at) == (900, 900, NOW + timedelta(minutes=5))
+    event = await asyncio.wait_for(stopped.get(), 5)
+    assert event.transaction_id == first.transaction_id

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from voltbridge.api.deps import CurrentPrincipal, PageDep, Services, ServicesDep, authenticated
 from voltbridge.api.operators import OperatorServicesDep
+from voltbridge.api.tariffs import BillingDep
 from voltbridge.api.wire import ListOf, Model, Out, UtcTime
 from voltbridge.core.errors import InvalidInput
 from voltbridge.core.stations.service import StationUpdate
@@ -48,6 +49,9 @@ class StationPatch(Model):
     registration_status: RegistrationStatus | None = None
     area_id: int | None = Field(default=None, description="move into this charging area (null: out of any)")
     visible: bool | None = Field(default=None, description="false: only the operator's private network")
+    tariff_id: int | None = Field(
+        default=None, description="the tariff for everybody at this station (null: the area's applies)"
+    )
 
 
 class ConnectorOut(Out):
@@ -172,6 +176,7 @@ async def update_station(
     services: ServicesDep,
     principal: CurrentPrincipal,
     operators: OperatorServicesDep,
+    billing: BillingDep,
 ) -> StationOut:
     given = body.model_fields_set
     for name in ("lenient", "registration_status", "visible"):
@@ -191,6 +196,8 @@ async def update_station(
             station_id, area_id=body.area_id, visible=body.visible, move="area_id" in given, actor=principal
         )
     station = await services.stations.update(station_id, change, principal=principal)
+    if "tariff_id" in given:
+        await billing.tariffs.set_station_tariff(station_id, body.tariff_id, actor=principal)
     return (await station_views(services, [station]))[0]
 
 

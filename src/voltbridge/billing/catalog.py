@@ -332,6 +332,27 @@ class TariffService:
             raise Conflict(f"{key} already has a tariff{group}; remove that assignment first") from exc
         return assignment
 
+    async def set_station_tariff(
+        self, station_id: str, tariff_id: int | None, *, actor: Principal | None = None
+    ) -> None:
+        """The tariff for everybody at the station (`PATCH /stations/{id}` with `tariff_id`).
+
+        Replaces the station-level assignment (not those of its connectors or driver groups);
+        None removes it, so the area's tariff applies again.
+        """
+        current, _ = await self.assignments(principal=actor, station_id=station_id, limit=1000)
+        for assignment in current:
+            if (
+                assignment.connector_id is None
+                and assignment.driver_group_operator_id is None
+                and assignment.station_id == station_id
+            ):
+                if assignment.tariff_id == tariff_id:
+                    return
+                await self.unassign(assignment.id, actor=actor)
+        if tariff_id is not None:
+            await self.assign(tariff_id, Target(station_id=station_id), actor=actor)
+
     async def unassign(self, assignment_id: int, *, actor: Principal | None = None) -> None:
         """Remove an assignment (sessions already running keep their snapshot)."""
         scope = Scope.of(actor)

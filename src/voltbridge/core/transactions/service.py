@@ -108,7 +108,7 @@ class TransactionService:
         )
         try:
             async with self._db.transaction() as session:
-                await self._supersede_active(session, request, now)
+                superseded = await self._supersede_active(session, request, now)
                 session.add(tx)
         except IntegrityError:
             # Two copies of the same start raced past the lookup: the other one won.
@@ -116,6 +116,8 @@ class TransactionService:
             if known is None:
                 raise
             return StartResult(known, _stored_info(known), created=False)
+        for stale in superseded:
+            await self._publish_stopped(stale)
         await self._bus.publish(
             TransactionStarted(
                 transaction_id=tx.id,
@@ -154,6 +156,10 @@ class TransactionService:
             self._close(tx, request, now)
         if request.samples:
             await self._writer.write(request.station_id, tx.connector_id, tx.id, request.samples)
+        await self._publish_stopped(tx)
+        return tx
+
+    async def _publish_stopped(self, tx: Transaction) -> None:
         await self._bus.publish(
             TransactionStopped(
                 transaction_id=tx.id,
@@ -165,7 +171,6 @@ class TransactionService:
                 stop_reason=tx.stop_reason,
             )
         )
-        return tx
 
     async def meter_values(
         self, station_id: str, connector_id: int, transaction_id: int | None, samples: Sequence[Sample]
@@ -251,7 +256,9 @@ class TransactionService:
             )
 
     @staticmethod
-    async def _supersede_active(session: AsyncSession, request: StartRequest, now: datetime) -> None:
+    async def _supersede_active(
+        session: AsyncSession, request: StartRequest, now: datetime
+    ) -> list[Transaction]:
         # A connector runs one session at a time: one still "active" there lost its StopTransaction
         # (steve #292). Close it so it stops counting against the driver's concurrent-session limit.
         stale = await session.scalars(
@@ -261,7 +268,8 @@ class TransactionService:
                 Transaction.status == "active",
             )
         )
-        for tx in stale:
+        closed = list(stale)
+        for tx in closed:
             tx.status = "completed"
             tx.stop_reason = tx.stop_reason or "Other"
             tx.meter_stop_wh = tx.last_meter_wh
@@ -269,6 +277,7 @@ class TransactionService:
             tx.energy_wh = _energy(tx.meter_start_wh, tx.meter_stop_wh)
             tx.flags = [*tx.flags, "stop_missing"]
             tx.updated_at = now
+        return closed
 
     @staticmethod
     def _unseen(request: StopRequest, now: datetime) -> Transaction:
