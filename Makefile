@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Tests mostly wait on sockets and databases: more workers than the 2 cores CI has still pay off.
+PYTEST_WORKERS ?= 4
 
-.PHONY: install run test lint typecheck check bench demo clean
+.PHONY: install run test lint typecheck bench demo clean
 
 install: $(STAMP)
 
@@ -29,7 +31,7 @@ typecheck: install
 	$(BIN)/mypy
 
 test: install lint typecheck
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/ocpp_throughput.py

@@ -43,7 +43,9 @@ def wss(app: App) -> str:
 
 async def test_profile_2_tls_with_basic_auth(tls_app: App, ca: trustme.CA) -> None:
     await tls_app.stations.register("CP2", password="profile-two-secret")
-    async with connected(wss(tls_app), "CP2", password="profile-two-secret", ssl_context=client_context(ca)) as cp:
+    async with connected(
+        wss(tls_app), "CP2", password="profile-two-secret", ssl_context=client_context(ca)
+    ) as cp:
         assert (await cp.boot()).status == "Accepted"
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with connected(wss(tls_app), "CP2", password="not-the-secret", ssl_context=client_context(ca)):

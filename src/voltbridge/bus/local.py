@@ -15,28 +15,9 @@ from voltbridge.bus.base import (
     NotConnected,
     SubscriptionStats,
 )
+from voltbridge.bus.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
-
-
-class _Subscription:
-    def __init__(self, event_type: type[Event], handler: EventHandler[Any], name: str, limit: int) -> None:
-        self.event_type = event_type
-        self.handler = handler
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=limit)
-        self.stats = SubscriptionStats(name=name)
-
-    async def run(self) -> None:
-        while True:
-            event = await self.queue.get()
-            try:
-                await self.handler(event)
-                self.stats.delivered += 1
-            except Exception:
-                self.stats.failed += 1
-                log.exception("subscriber %s failed on %s", self.stats.name, event.topic)
-            finally:
-                self.queue.task_done()
 
 
 class LocalBus:
@@ -44,10 +25,7 @@ class LocalBus:
 
     def __init__(self, *, queue_limit: int = 10_000) -> None:
         self._handlers: dict[str, CallHandler] = {}
-        self._subscriptions: list[_Subscription] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self._queue_limit = queue_limit
-        self._started = False
+        self._subscribers = Subscribers(queue_limit)
 
     async def call(
         self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
@@ -74,43 +52,20 @@ class LocalBus:
         return station_id in self._handlers
 
     async def publish(self, event: Event) -> None:
-        for sub in self._subscriptions:
-            if isinstance(event, sub.event_type):
-                try:
-                    sub.queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    sub.stats.dropped += 1
-                    log.warning("subscriber %s is full; dropped %s", sub.stats.name, event.topic)
+        self._subscribers.offer(event)
 
     def subscribe(self, event_type: type[E], handler: EventHandler[E], *, name: str) -> None:
-        sub = _Subscription(event_type, handler, name, self._queue_limit)
-        self._subscriptions.append(sub)
-        if self._started:
-            self._tasks.append(asyncio.create_task(sub.run(), name=f"bus-sub-{name}"))
+        self._subscribers.add(event_type, handler, name)
 
     def stats(self) -> list[SubscriptionStats]:
-        for sub in self._subscriptions:
-            sub.stats.depth = sub.queue.qsize()
-        return [sub.stats for sub in self._subscriptions]
+        return self._subscribers.stats()
 
     async def drain(self) -> None:
         """Wait until every queued event has been handled (tests and shutdown)."""
-        for sub in self._subscriptions:
-            await sub.queue.join()
+        await self._subscribers.drain()
 
     async def start(self) -> None:
-        self._started = True
-        for sub in self._subscriptions:
-            self._tasks.append(asyncio.create_task(sub.run(), name=f"bus-sub-{sub.stats.name}"))
+        self._subscribers.start()
 
     async def close(self) -> None:
-        if self._started:
-            try:
-                await asyncio.wait_for(self.drain(), timeout=5.0)
-            except TimeoutError:
-                log.warning("bus closed with undelivered events: %s", [s for s in self.stats() if s.depth])
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        self._started = False
+        await self._subscribers.stop(drain_timeout=5.0)

@@ -52,6 +52,7 @@ from voltbridge.bus.base import (
 from voltbridge.bus.codec import CodecError, decode_event, encode_event, event_class
 from voltbridge.bus.nats_directory import Holder, StationDirectory
 from voltbridge.bus.subjects import Subjects
+from voltbridge.bus.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -60,35 +61,6 @@ _ERRORS: dict[str, type[BusError]] = {
     "NotConnected": NotConnected,
     "QueueFull": QueueFull,
 }
-
-
-class _Subscription:
-    """One subscriber: its own queue and task, so a slow one delays nobody else."""
-
-    def __init__(self, event_type: type[Event], handler: EventHandler[Any], name: str, limit: int) -> None:
-        self.event_type = event_type
-        self.handler = handler
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=limit)
-        self.stats = SubscriptionStats(name=name)
-
-    def offer(self, event: Event) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.stats.dropped += 1
-            log.warning("subscriber %s is full; dropped %s", self.stats.name, event.topic)
-
-    async def run(self) -> None:
-        while True:
-            event = await self.queue.get()
-            try:
-                await self.handler(event)
-                self.stats.delivered += 1
-            except Exception:
-                self.stats.failed += 1
-                log.exception("subscriber %s failed on %s", self.stats.name, event.topic)
-            finally:
-                self.queue.task_done()
 
 
 class NatsBus:
@@ -114,7 +86,6 @@ class NatsBus:
         self._servers = [s.strip() for s in url.split(",") if s.strip()]
         self.node_id = node_id
         self.subjects = Subjects(namespace)
-        self._queue_limit = queue_limit
         self._heartbeat = heartbeat
         self._grace = call_grace
         self._start_timeout = start_timeout
@@ -126,10 +97,8 @@ class NatsBus:
         self._handlers: dict[str, CallHandler] = {}
         self._station_subs: dict[str, Subscription] = {}
         self._answering: set[asyncio.Task[None]] = set()
-        self._subscriptions: list[_Subscription] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribers = Subscribers(queue_limit)
         self._unknown_topics: set[str] = set()
-        self._started = False
 
     async def start(self) -> None:
         """Connect, subscribe to events and to the stations registered so far, read the directory."""
@@ -159,9 +128,7 @@ class NatsBus:
         await self._directory.start(timeout=self._start_timeout)
         for station_id in self._handlers:
             self._directory.claim(station_id)
-        self._started = True
-        for sub in self._subscriptions:
-            self._tasks.append(asyncio.create_task(sub.run(), name=f"bus-sub-{sub.stats.name}"))
+        self._subscribers.start()
 
     async def call(
         self, station_id: str, action: str, payload: dict[str, Any], *, timeout: float
@@ -231,21 +198,15 @@ class NatsBus:
 
     def subscribe(self, event_type: type[E], handler: EventHandler[E], *, name: str) -> None:
         """Deliver events of `event_type` (and subclasses) from every node, in order, one at a time."""
-        sub = _Subscription(event_type, handler, name, self._queue_limit)
-        self._subscriptions.append(sub)
-        if self._started:
-            self._tasks.append(asyncio.create_task(sub.run(), name=f"bus-sub-{name}"))
+        self._subscribers.add(event_type, handler, name)
 
     def stats(self) -> list[SubscriptionStats]:
         """Delivery statistics per subscription."""
-        for sub in self._subscriptions:
-            sub.stats.depth = sub.queue.qsize()
-        return [sub.stats for sub in self._subscriptions]
+        return self._subscribers.stats()
 
     async def drain(self) -> None:
         """Wait until every event received so far has been handled."""
-        for sub in self._subscriptions:
-            await sub.queue.join()
+        await self._subscribers.drain()
 
     async def close(self) -> None:
         """Answer the commands in progress, withdraw this node's stations, deliver and flush events."""
@@ -269,13 +230,7 @@ class NatsBus:
             await nc.drain()
         except nats.errors.Error:
             await nc.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.drain(), timeout=self._close_timeout)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        self._started = False
+        await self._subscribers.stop(drain_timeout=self._close_timeout)
 
     async def _subscribe_station(self, nc: Client, station_id: str) -> None:
         if station_id in self._station_subs:
@@ -374,7 +329,7 @@ class NatsBus:
                     self._unknown_topics.add(topic)
                     log.warning("no event class for topic %s in this process; ignoring such events", topic)
                 return
-            wanted = [sub for sub in self._subscriptions if issubclass(cls, sub.event_type)]
+            wanted = self._subscribers.wanting(cls)
             if not wanted:
                 return
             event = decode_event(topic, msg.data)

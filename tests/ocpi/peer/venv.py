@@ -9,6 +9,7 @@ cannot be built (no package index), the tests that need it are skipped with the 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import subprocess
 import sys
@@ -28,8 +29,19 @@ def cache_dir() -> Path:
 
 
 def ensure_venv() -> Path | str:
-    """The peer venv's python, or the reason it could not be made."""
+    """The peer venv's python, or the reason it could not be made.
+
+    Parallel test workers share the cache: the first one builds it under a file lock, the others
+    wait for it and then use it.
+    """
     root = cache_dir()
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(root)
+
+
+def _build(root: Path) -> Path | str:
     python = root / "bin" / "python"
     marker = root / ".installed"
     if marker.exists() and python.exists():
