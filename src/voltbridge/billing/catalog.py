@@ -13,6 +13,7 @@ stations. A tariff of one operator cannot be assigned to another operator's stat
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -437,9 +438,21 @@ class TariffService:
 
 
 async def resolve(
-    session: AsyncSession, station_id: str, connector_id: int, id_tag: str | None, at: datetime
+    session: AsyncSession,
+    station_id: str,
+    connector_id: int,
+    id_tag: str | None,
+    at: datetime,
+    *,
+    recorded_at: datetime | None = None,
 ) -> Resolution | None:
-    """The tariff in force for a session starting `at` (see the module docstring for the order)."""
+    """The tariff in force for a session starting `at` (see the module docstring for the order).
+
+    Of the winning tariff, the version saved last before `at` prices the session; for a session that
+    started before the tariff's first version (a charger's clock, an offline start), the version in
+    force when the start was recorded (`recorded_at`). So a tariff changed after a session started
+    never reprices it, however late the snapshot is taken.
+    """
     levels: list[tuple[str, str]] = [
         ("connector", f"connector:{station_id}/{connector_id}"),
         ("station", f"station:{station_id}"),
@@ -462,11 +475,30 @@ async def resolve(
             group = assignment.driver_group_operator_id
             if group is not None and group not in groups:
                 continue
-            view = _view(record)
+            view = await _version_in_force(session, _view(record), at, recorded_at)
             if not view.tariff.is_active_at(at):
                 continue
             return Resolution(view, level, assignment.id, group)
     return None
+
+
+async def _version_in_force(
+    session: AsyncSession, view: TariffView, at: datetime, recorded_at: datetime | None
+) -> TariffView:
+    for moment in (at, recorded_at):
+        if moment is None:
+            continue
+        version = await session.scalar(
+            select(TariffVersion)
+            .where(TariffVersion.tariff_id == view.id, TariffVersion.created_at <= moment)
+            .order_by(TariffVersion.version.desc())
+            .limit(1)
+        )
+        if version is not None:
+            if version.version == view.version:
+                return view
+            return dataclasses.replace(view, version=version.version, data=version.data)
+    return view
 
 
 async def _area_chain(session: AsyncSession, station_id: str) -> list[int]:

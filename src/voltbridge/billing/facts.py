@@ -106,34 +106,39 @@ async def load_meter_input(
 
     A running session (`final` False) has no meter stop yet; its end is its newest reading.
     """
-    rows = (
-        await session.scalars(
-            select(MeterValue)
-            .where(
-                MeterValue.transaction_id == tx.id,
-                MeterValue.measurand.in_([REGISTER, POWER, CURRENT]),
-                MeterValue.value.is_not(None),
-            )
-            .order_by(MeterValue.at, MeterValue.id)
-        )
-    ).all()
+    # Plain column rows, not ORM objects: a long session has thousands of values, read every re-pricing.
+    query = select(
+        MeterValue.at,
+        MeterValue.measurand,
+        MeterValue.phase,
+        MeterValue.location,
+        MeterValue.unit,
+        MeterValue.value,
+    ).where(
+        MeterValue.transaction_id == tx.id,
+        MeterValue.measurand.in_([REGISTER, POWER, CURRENT]),
+        MeterValue.value.is_not(None),
+    )
+    if not final:
+        query = query.where(MeterValue.at <= end)
+    rows = (await session.execute(query.order_by(MeterValue.at, MeterValue.id))).all()
     readings: list[Reading] = []
     power: dict[datetime, Decimal] = {}
     current: dict[datetime, Decimal] = {}
     phase_current: dict[datetime, Decimal] = {}
-    for row in rows:
-        if row.value is None or (not final and row.at > end):
+    for at, measurand, phase, location, unit, value in rows:
+        if value is None:
             continue
-        if row.measurand == REGISTER:
-            if row.phase is None and row.location in (None, "Outlet") and row.unit in (None, "Wh"):
-                readings.append(Reading(row.at, round(row.value)))
-        elif row.measurand == POWER and row.phase is None and row.unit in (None, "W"):
-            power[row.at] = _non_negative(row.value)
-        elif row.measurand == CURRENT and row.unit in (None, "A"):
-            if row.phase is None:
-                current[row.at] = _non_negative(row.value)
-            elif row.phase in _PHASES:
-                phase_current[row.at] = phase_current.get(row.at, Decimal(0)) + _non_negative(row.value)
+        if measurand == REGISTER:
+            if phase is None and location in (None, "Outlet") and unit in (None, "Wh"):
+                readings.append(Reading(at, round(value)))
+        elif measurand == POWER and phase is None and unit in (None, "W"):
+            power[at] = _non_negative(value)
+        elif measurand == CURRENT and unit in (None, "A"):
+            if phase is None:
+                current[at] = _non_negative(value)
+            elif phase in _PHASES:
+                phase_current[at] = phase_current.get(at, Decimal(0)) + _non_negative(value)
     for at, total in phase_current.items():
         current.setdefault(at, total)  # a whole-charger value wins over the sum of its phases
     instants = [

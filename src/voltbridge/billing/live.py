@@ -127,7 +127,14 @@ class SessionCosts:
                 place = await load_place(session, tx.station_id)
                 found = None
                 if tx.started_at is not None:
-                    found = await resolve(session, tx.station_id, tx.connector_id, tx.id_tag, tx.started_at)
+                    found = await resolve(
+                        session,
+                        tx.station_id,
+                        tx.connector_id,
+                        tx.id_tag,
+                        tx.started_at,
+                        recorded_at=tx.created_at,
+                    )
                 row = SessionCost(
                     transaction_id=transaction_id,
                     tariff_pk=found.tariff.id if found else None,
