@@ -162,8 +162,8 @@ class SessionCosts:
     async def update(self, transaction_id: int) -> SessionCost | None:
         """Price the running session up to its newest reading, store it and announce it."""
         snapshot = await self.snapshot(transaction_id)
-        if snapshot is None or snapshot.final:
-            return snapshot
+        if snapshot is None or snapshot.final or snapshot.tariff is None:
+            return snapshot  # nothing prices it: its energy is the transaction's own figure
         async with self._db.read() as session:
             tx = await session.get(Transaction, transaction_id)
             if tx is None or tx.status != "active" or tx.started_at is None:

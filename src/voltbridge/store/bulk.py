@@ -47,7 +47,8 @@ def _placeholders(paramstyle: str, count: int, start: int = 1) -> list[str]:
 
 def _sqlite_time(value: datetime) -> str:
     # The text form SQLAlchemy's SQLite DateTime writes, so ORM equality and ordering keep working.
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # (isoformat with a fixed timespec is several times faster than strftime on this hot path.)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -84,7 +85,7 @@ class BulkWriter:
 
     async def write(self, rows: Sequence[MeterRow], registers: Sequence[RegisterUpdate]) -> None:
         """Insert meter rows and move transactions' last register reading forward (never back)."""
-        t = self._time
+        t = _memoised(self._time)  # the values of one message share a timestamp
         params = [
             (*row[:3], t(row[3]), *row[4:11], json.dumps(row[11]) if row[11] is not None else None)
             for row in rows
@@ -141,3 +142,15 @@ def _sqlite_path(url: str) -> str:
     if not database or database == ":memory:":
         raise ValueError("the meter writer needs a SQLite file, not an in-memory database")
     return database
+
+
+def _memoised(convert: Callable[[datetime], object]) -> Callable[[datetime], object]:
+    seen: dict[datetime, object] = {}
+
+    def converted(value: datetime) -> object:
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = convert(value)
+        return found
+
+    return converted
