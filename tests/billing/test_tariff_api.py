@@ -270,3 +270,38 @@ async def test_a_stations_tariff_is_set_and_cleared_with_patch(client: httpx.Asy
     assert await resolved() == (area_tariff, "area")
     missing = await client.patch("/api/v1/stations/CP-P", json={"tariff_id": 999_999})
     assert missing.status_code in (404, 422), missing.text
+
+
+async def test_a_running_session_is_repriced_at_most_once_per_interval_and_its_cdr_stays_exact(
+    make_app: Any,
+) -> None:
+    from voltbridge.billing import SessionCostUpdated
+
+    app = await make_app(billing_running_cost_interval=3600.0)  # production-like: not every reading
+    async with httpx.AsyncClient(base_url=api_url(app), headers=bearer(ADMIN_TOKEN), timeout=10) as client:
+        await make_site(client, "THROTTLE", ["CP-T"])
+        await make_tariff(client, energy(0.30), station_id="CP-T")
+        await make_token(client, "DRIVER")
+    costs: list[SessionCostUpdated] = []
+
+    async def collect(event: SessionCostUpdated) -> None:
+        costs.append(event)
+
+    app.bus.subscribe(SessionCostUpdated, collect, name="test-costs")
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    async with connected(ocpp_url(app), "CP-T", charger_class=BillingCharger) as charger:
+        await charger.boot()
+        tx = await start(charger, id_tag="DRIVER", at=t0, meter_start=0)
+        first = expect(app, SessionCostUpdated, transaction_id=tx)
+        for minutes, wh in ((10, 1_000), (20, 2_000), (30, 3_000)):
+            await meter(charger, tx, register(t0 + timedelta(minutes=minutes), wh))
+        await settled(first)
+        issued = expect(app, CdrCreated, transaction_id=tx)
+        await stop(charger, tx, at=t0 + timedelta(minutes=40), meter_stop=4_000)
+        await settled(issued)
+    async with httpx.AsyncClient(base_url=api_url(app), headers=bearer(ADMIN_TOKEN), timeout=10) as client:
+        cdr = (await client.get("/api/v1/cdrs", params={"transaction_id": tx})).json()["items"][0]
+    running = [c for c in costs if c.transaction_id == tx and not c.final]
+    # One re-pricing (up to the newest stored reading); the later readings fell inside the interval.
+    assert len(running) == 1 and running[0].energy_wh in (1_000, 2_000, 3_000)
+    assert cdr["total_cost"] == {"excl_vat": "1.20", "incl_vat": "1.45"}  # 4 kWh x 0.30, 21 % VAT
