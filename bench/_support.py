@@ -11,11 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from websockets.typing import Subprotocol
-
 from bench._rawclient import RawClient, timed
-
-OCPP16 = [Subprotocol("ocpp1.6")]
 
 
 def now_iso() -> str:
@@ -159,7 +155,3 @@ def use_uvloop() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dev dependency
         pass
-
-
-def cpu_count() -> int:
-    return os.cpu_count() or 1

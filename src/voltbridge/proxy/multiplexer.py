@@ -40,6 +40,7 @@ from voltbridge.core.upstreams import (
     UpstreamDeleted,
     UpstreamService,
 )
+from voltbridge.ocpp.protocol import OcppVersion
 from voltbridge.proxy.leg import Leg, LegConfig
 from voltbridge.proxy.options import ProxyOptions
 from voltbridge.proxy.stats import LegStats
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 
 Payload = dict[str, Any]
 
-OCPP16 = "ocpp1.6"
 ID_TAG_STATUSES = frozenset({"Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx"})
 
 
@@ -135,7 +135,7 @@ class Proxy:
 
     async def connected(self, station_id: str, ocpp_version: str, send: CallHandler) -> None:
         """A charger connected: its legs start (or a leg delivering a backlog gets the charger back)."""
-        if ocpp_version != OCPP16:
+        if ocpp_version != OcppVersion.V16:
             if self._by_station.get(station_id):
                 log.warning(
                     "%s speaks %s; its upstreams are served for OCPP 1.6 only", station_id, ocpp_version
