@@ -76,6 +76,8 @@ class _Socket(asyncio.Protocol):
                 self.waiter.set_result(payload.decode())
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.handshaken.done():
+            self.handshaken.set_exception(ConnectionError("closed during the handshake"))
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ConnectionError("closed"))
 

@@ -7,7 +7,7 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,6 +48,7 @@ class LoadResult:
     answered: int = 0
     errors: int = 0
     seconds: float = 0.0
+    connect_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
 
     @property
@@ -61,6 +62,7 @@ class LoadResult:
             "p99_ms": round(percentile(self.latencies, 99) * 1000, 2),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else float("nan"),
             "errors": self.errors,
+            "connect_s": round(self.connect_seconds, 2),
         }
 
 
@@ -76,45 +78,66 @@ def meter_values_frame(unique_id: str, transaction_id: int, register_wh: int) ->
     )
 
 
-async def _charger(
-    url: str, station_id: str, deadline: float, result: LoadResult, heartbeat_every: int
-) -> None:
+async def _session(url: str, station_id: str) -> tuple[RawClient, int]:
+    """Connect, boot and start a transaction; returns the socket and the transaction id."""
     host, port, path = _split(url)
     client = await RawClient.connect(host, port, f"{path}/{station_id}")
-    try:
-        boot = '[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
-        await client.exchange(boot)
-        start = f'[2,"s","StartTransaction",{{"connectorId":1,"idTag":"BENCH","meterStart":0,"timestamp":"{now_iso()}"}}]'
-        answer = json.loads(await client.exchange(start))
-        tx = answer[2]["transactionId"] if answer[0] == 3 else 0
-        n = 0
-        while time.perf_counter() < deadline:
-            n += 1
-            uid = str(n)
-            if heartbeat_every and n % heartbeat_every == 0:
-                frame = f'[2,"{uid}","Heartbeat",{{}}]'
-            else:
-                frame = meter_values_frame(uid, tx, n * 10)
-            reply, latency = await timed(client, frame)
-            result.latencies.append(latency)
-            if reply.startswith(f'[3,"{uid}"'):
-                result.answered += 1
-            else:
-                result.errors += 1
-    finally:
-        client.close()
+    boot = '[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
+    await client.exchange(boot)
+    start = f'[2,"s","StartTransaction",{{"connectorId":1,"idTag":"BENCH","meterStart":0,"timestamp":"{now_iso()}"}}]'
+    answer = json.loads(await client.exchange(start))
+    return client, answer[2]["transactionId"] if answer[0] == 3 else 0
+
+
+async def _drive(
+    client: RawClient, tx: int, deadline: float, result: LoadResult, heartbeat_every: int
+) -> None:
+    n = 0
+    while time.perf_counter() < deadline:
+        n += 1
+        uid = str(n)
+        if heartbeat_every and n % heartbeat_every == 0:
+            frame = f'[2,"{uid}","Heartbeat",{{}}]'
+        else:
+            frame = meter_values_frame(uid, tx, n * 10)
+        reply, latency = await timed(client, frame)
+        result.latencies.append(latency)
+        if reply.startswith(f'[3,"{uid}"'):
+            result.answered += 1
+        else:
+            result.errors += 1
 
 
 async def run_load(
-    url: str, chargers: int, seconds: float, *, prefix: str = "LOAD", heartbeat_every: int = 10
+    url: str,
+    chargers: int,
+    seconds: float,
+    *,
+    prefix: str = "LOAD",
+    heartbeat_every: int = 10,
+    on_start: Callable[[], object] | None = None,
 ) -> LoadResult:
-    """`chargers` sockets each sending MeterValues (and a Heartbeat now and then) back to back."""
+    """`chargers` sockets each sending MeterValues (and a Heartbeat now and then) back to back.
+
+    Every charger first connects, boots and starts a transaction; the clock (and `on_start`) starts
+    once all are in a transaction, so the figures are the steady state. `connect_seconds` says how
+    long getting there took.
+    """
     result = LoadResult()
+    began = time.perf_counter()
+    sessions = await asyncio.gather(*(_session(url, f"{prefix}{i:05d}") for i in range(chargers)))
+    result.connect_seconds = time.perf_counter() - began
+    if on_start is not None:
+        on_start()
     begin = time.perf_counter()
     deadline = begin + seconds
-    await asyncio.gather(
-        *(_charger(url, f"{prefix}{i:05d}", deadline, result, heartbeat_every) for i in range(chargers))
-    )
+    try:
+        await asyncio.gather(
+            *(_drive(client, tx, deadline, result, heartbeat_every) for client, tx in sessions)
+        )
+    finally:
+        for client, _ in sessions:
+            client.close()
     result.seconds = time.perf_counter() - begin
     return result
 

@@ -56,10 +56,16 @@ def persisted_meter_messages(db: Path) -> int:
 
 
 async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> dict[str, float]:
-    """Load figures, plus the server's CPU time per answered message (robust to a busy machine)."""
+    """Steady-state load figures, plus the server's CPU time per answered message (robust to a busy
+    machine). The CPU clock starts when every charger is connected and in a transaction."""
     await run_load(server.url, chargers, min(2.0, seconds), prefix="WARM")  # warm-up: connections, caches
-    cpu_before = cpu_seconds(server.process.pid)
-    result = await run_load(server.url, chargers, seconds)
+    cpu_before = 0.0
+
+    def started() -> None:
+        nonlocal cpu_before
+        cpu_before = cpu_seconds(server.process.pid)
+
+    result = await run_load(server.url, chargers, seconds, on_start=started)
     figures = result.summary()
     figures["server_cpu_us_per_msg"] = round(
         (cpu_seconds(server.process.pid) - cpu_before) / result.answered * 1e6
@@ -104,7 +110,8 @@ def main() -> None:
                 )
         finally:
             server.stop()
-        # Rows written during the measured window only: the warm-up's transactions are excluded by prefix.
+        # Rows written during the measured window only: the warm-up's chargers are excluded by prefix,
+        # and the measured chargers send meter values only once the clock runs.
         with sqlite3.connect(db) as conn:
             measured = conn.execute(
                 "SELECT count(*) FROM meter_values WHERE station_id LIKE 'LOAD%'"
