@@ -1,13 +1,16 @@
 """One charger's socket: correlation, one CALL in flight each way, timeouts, and CALLERRORs for bad input.
 
-Incoming CALLs are handled one at a time, in order, by a worker task, while the reader keeps taking
-answers to our own CALLs; so a handler that waits (on the database, on an authority) never blocks
-the answer to a command. Outgoing CALLs queue on a lock: OCPP allows one in flight per direction.
+The transport hands every message to `message_received` as it arrives. Answers to our own CALLs are
+resolved there at once; incoming CALLs are handled one at a time, in order, by a worker task; so a
+handler that waits (on the database, on an authority) never blocks the answer to a command. Outgoing
+CALLs queue on a lock: OCPP allows one in flight per direction. A charger that sends CALLs faster
+than they are handled (it should wait for each answer) is read no further until the worker catches up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -69,6 +72,7 @@ class Connection:
         lenient: bool = False,
         on_quirks: QuirkSink | None = None,
         queue_limit: int = 100,
+        incoming_limit: int = 8,
         ids: IdSource = new_unique_id,
     ) -> None:
         self.station_id = station_id
@@ -83,23 +87,27 @@ class Connection:
         self._on_quirks = on_quirks
         self._queue_limit = queue_limit
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
+        self._incoming_limit = incoming_limit
+        self._reading_paused = False
         self._send_lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
         self._in_flight: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
         self._ids = ids
         self._closed = asyncio.Event()
-        self.close_reason = "closed by charger"
+        self.close_reason: str | None = None
 
     async def serve(self) -> str:
         """Run until the socket closes; returns why it closed."""
         worker = asyncio.create_task(self._work(), name=f"ocpp-worker-{self.station_id}")
+        self.transport.attach(self)
         try:
-            await self._read()
+            reason = await self.transport.wait_closed()
         finally:
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
             self._closed.set()
             self._fail_in_flight()
+        if self.close_reason is None:
+            self.close_reason = reason
         return self.close_reason
 
     def drop(self, reason: str) -> None:
@@ -132,7 +140,7 @@ class Connection:
         future: asyncio.Future[CallResult | CallError] = asyncio.get_running_loop().create_future()
         self._in_flight = (unique_id, future)
         try:
-            await self._write(encode(Call(unique_id, action, payload)))
+            self._write(encode(Call(unique_id, action, payload)))
             self.stats.calls_out += 1
             answer = await future
         except TransportClosed as exc:
@@ -145,27 +153,27 @@ class Connection:
         await self._report_quirks(action, quirks)
         return response
 
-    async def _read(self) -> None:
-        while True:
-            try:
-                data = await self.transport.recv()
-            except TransportClosed:
-                return
-            try:
-                frame = decode(data, self.version)
-            except FrameError as exc:
-                await self._refuse_frame(exc)
-                continue
-            if isinstance(frame, Call):
-                self._incoming.put_nowait(frame)
-            else:
-                self._resolve(frame)
+    def message_received(self, data: bytes) -> None:
+        """A message from the charger (called by the transport as it arrives)."""
+        try:
+            frame = decode(data, self.version)
+        except FrameError as exc:
+            with contextlib.suppress(TransportClosed):
+                self._refuse_frame(exc)
+            return
+        if isinstance(frame, Call):
+            self._incoming.put_nowait(frame)
+            if self._incoming.qsize() >= self._incoming_limit and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+        else:
+            self._resolve(frame)
 
-    async def _refuse_frame(self, exc: FrameError) -> None:
+    def _refuse_frame(self, exc: FrameError) -> None:
         self.stats.last_error = exc.description
         reply = exc.reply()
         if reply is not None:
-            await self._send_error(reply.unique_id, reply.code, reply.description)
+            self._send_error(reply.unique_id, reply.code, reply.description)
         elif exc.unique_id is not None:
             # A broken answer to our CALL: fail that CALL rather than let it time out.
             self._resolve(CallError(exc.unique_id, exc.code, exc.description, {}))
@@ -183,11 +191,14 @@ class Connection:
 
     def _fail_in_flight(self) -> None:
         if self._in_flight is not None and not self._in_flight[1].done():
-            self._in_flight[1].set_exception(TransportClosed(self.close_reason))
+            self._in_flight[1].set_exception(TransportClosed(self.close_reason or "closed"))
 
     async def _work(self) -> None:
         while True:
             call = await self._incoming.get()
+            if self._reading_paused and self._incoming.qsize() < self._incoming_limit // 2:
+                self._reading_paused = False
+                self.transport.resume_reading()
             try:
                 await self._handle(call)
             except TransportClosed:
@@ -199,40 +210,36 @@ class Connection:
         handler = self._router.get(call.action)
         if handler is None:
             code = "NotSupported" if self._validators.knows(call.action) else "NotImplemented"
-            await self._send_error(
-                call.unique_id, code, f"{call.action} is not handled by this central system"
-            )
+            self._send_error(call.unique_id, code, f"{call.action} is not handled by this central system")
             return
         try:
             payload, quirks = self._validators.check_request(
                 call.action, dict(call.payload), lenient=self.lenient
             )
         except ValidationFailed as exc:
-            await self._send_error(call.unique_id, exc.code, exc.description)
+            self._send_error(call.unique_id, exc.code, exc.description)
             return
         await self._report_quirks(call.action, quirks)
         try:
             response = await handler(self, payload)
         except OcppError as exc:
-            await self._send_error(call.unique_id, exc.code, exc.description)
+            self._send_error(call.unique_id, exc.code, exc.description)
             return
         except (InvalidInput, NotFound) as exc:
-            await self._send_error(call.unique_id, "PropertyConstraintViolation", str(exc))
+            self._send_error(call.unique_id, "PropertyConstraintViolation", str(exc))
             return
         except VoltbridgeError as exc:
-            await self._send_error(call.unique_id, "GenericError", str(exc))
+            self._send_error(call.unique_id, "GenericError", str(exc))
             return
         except Exception:
             log.exception("handling %s from %s failed", call.action, self.station_id)
-            await self._send_error(
-                call.unique_id, "InternalError", "the central system failed to handle this"
-            )
+            self._send_error(call.unique_id, "InternalError", "the central system failed to handle this")
             return
         try:
             await self._traffic.answered(self.station_id, call.action, payload, response)
         except Exception:
             log.exception("the multiplexer failed on %s from %s", call.action, self.station_id)
-        await self._write(encode(CallResult(call.unique_id, response)))
+        self._write(encode(CallResult(call.unique_id, response)))
 
     async def _report_quirks(self, action: str, quirks: list[Quirk]) -> None:
         if quirks:
@@ -240,11 +247,10 @@ class Connection:
             if self._on_quirks is not None:
                 await self._on_quirks(self.station_id, quirks)
 
-    async def _send_error(self, unique_id: str, code: str, description: str) -> None:
+    def _send_error(self, unique_id: str, code: str, description: str) -> None:
         self.stats.errors_sent += 1
         self.stats.last_error = f"{code}: {description}"
-        await self._write(encode(CallError(unique_id, code, description[:255], {})))
+        self._write(encode(CallError(unique_id, code, description[:255], {})))
 
-    async def _write(self, text: str) -> None:
-        async with self._write_lock:
-            await self.transport.send(text)
+    def _write(self, text: str) -> None:
+        self.transport.send(text)

@@ -11,19 +11,17 @@ import logging
 import ssl
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
 from urllib.parse import unquote
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.http11 import Request, Response
+from websockets.http11 import Request
 
 from voltbridge.bus import Bus
 from voltbridge.core.stations.service import Admission, StationService
 from voltbridge.ocpp.connection import Connection, Router
 from voltbridge.ocpp.hooks import ChargerTraffic
 from voltbridge.ocpp.protocol import OcppVersion
-from voltbridge.ocpp.transport import WebsocketsTransport
+from voltbridge.ocpp.transport import ServerSocket, SocketOptions, TransportClosed, serve_sockets
 from voltbridge.ocpp.validation import Quirk, Validators
 
 log = logging.getLogger(__name__)
@@ -56,35 +54,25 @@ class Gateway:
         self._routers = routers
         self._traffic = traffic
         self._options = options
-        self._servers: list[Server] = []
+        self._servers: list[asyncio.Server] = []
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def listen(self, host: str, port: int, *, ssl_context: ssl.SSLContext | None = None) -> int:
         """Start accepting on host:port (0 picks a free port); returns the bound port."""
-        server = await serve(
-            self._serve,
-            host,
-            port,
-            ssl=ssl_context,
-            subprotocols=[v.value for v in self._options.versions],  # type: ignore[misc]
-            select_subprotocol=self._select_subprotocol,
-            process_request=self._process_request,
-            compression=None,  # deflate costs ~100 KB per socket; OCPP frames are small
+        options = SocketOptions(
+            subprotocols=[v.value for v in self._options.versions],
+            max_message_bytes=self._options.max_message_bytes,
             ping_interval=self._options.ping_interval,
-            ping_timeout=self._options.ping_interval,
-            max_size=self._options.max_message_bytes,
-            max_queue=4,
-            write_limit=4096,
-            server_header="voltbridge",
         )
+        server = await serve_sockets(self._serve, host, port, options, ssl=ssl_context)
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
     async def close(self) -> None:
         """Stop accepting and drop every socket without a Close frame (chargers then reconnect)."""
         for server in self._servers:
-            server.close(close_connections=False)
+            server.close()
         for conn in list(self.connections.values()):
             conn.drop("central system shutting down")
         if self._tasks:
@@ -93,58 +81,59 @@ class Gateway:
             await server.wait_closed()
         self._servers.clear()
 
-    def _select_subprotocol(self, ws: ServerConnection, offered: Any) -> Any:
-        for version in self._options.versions:
-            if version.value in offered:
-                return version.value
-        return None
+    async def _serve(self, ws: ServerSocket) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            assert ws.request is not None
+            station_id = await self._admit(ws, ws.request)
+            if station_id is not None:
+                await self._run_connection(ws, station_id, ws.accept())
+        except TransportClosed:
+            pass  # gone during the handshake, or the request was no WebSocket upgrade (answered)
+        finally:
+            self._tasks.discard(task)
 
-    async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+    async def _admit(self, ws: ServerSocket, request: Request) -> str | None:
+        """The station the request may open a socket for; else the request is refused and None."""
         station_id = _station_id(request.path)
         if station_id is None:
-            return _refuse(ws, HTTPStatus.NOT_FOUND, "connect to /ocpp/{station_id}\n")
+            ws.refuse(HTTPStatus.NOT_FOUND, "connect to /ocpp/{station_id}\n")
+            return None
         offered = request.headers.get_all("Sec-WebSocket-Protocol")
         wanted = {p.strip() for header in offered for p in header.split(",")}
         if wanted and not wanted & {v.value for v in self._options.versions}:
             supported = ", ".join(v.value for v in self._options.versions)
-            return _refuse(
-                ws, HTTPStatus.BAD_REQUEST, f"no supported OCPP subprotocol offered; use {supported}\n"
-            )
-        if _client_certificate_names(ws) and station_id in _client_certificate_names(ws):
+            ws.refuse(HTTPStatus.BAD_REQUEST, f"no supported OCPP subprotocol offered; use {supported}\n")
+            return None
+        if station_id in _client_certificate_names(ws):
             # Security profile 3: the TLS layer verified the chain; the certificate names the station.
             verdict = await self._stations.admit(station_id, None, certificate=True)
         else:
             verdict = await self._stations.admit(station_id, _basic_password(request.headers, station_id))
         if verdict is Admission.UNKNOWN:
-            return _refuse(ws, HTTPStatus.NOT_FOUND, f"station {station_id!r} is not registered\n")
+            ws.refuse(HTTPStatus.NOT_FOUND, f"station {station_id!r} is not registered\n")
+            return None
         if verdict is Admission.BAD_PASSWORD:
-            response = _refuse(ws, HTTPStatus.UNAUTHORIZED, "wrong or missing station password\n")
-            response.headers["WWW-Authenticate"] = 'Basic realm="voltbridge", charset="UTF-8"'
-            return response
-        return None
+            ws.refuse(
+                HTTPStatus.UNAUTHORIZED,
+                "wrong or missing station password\n",
+                {"WWW-Authenticate": 'Basic realm="voltbridge", charset="UTF-8"'},
+            )
+            return None
+        return station_id
 
-    async def _serve(self, ws: ServerConnection) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self._run_connection(ws)
-        finally:
-            self._tasks.discard(task)
-
-    async def _run_connection(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
-        station_id = _station_id(ws.request.path)
-        assert station_id is not None
-        version = OcppVersion(ws.subprotocol) if ws.subprotocol else self._options.versions[0]
-        if ws.subprotocol is None:
+    async def _run_connection(self, ws: ServerSocket, station_id: str, subprotocol: str | None) -> None:
+        version = OcppVersion(subprotocol) if subprotocol else self._options.versions[0]
+        if subprotocol is None:
             await self._stations.record_event(
                 station_id, "quirk", {"kind": "no_subprotocol", "assumed": version}
             )
         conn = Connection(
             station_id,
             version,
-            WebsocketsTransport(ws),
+            ws,
             self._routers[version],
             validators=Validators.for_version(version),
             traffic=self._traffic,
@@ -202,8 +191,8 @@ def _basic_password(headers: Headers, station_id: str) -> str | None:
     return password if user == station_id else None
 
 
-def _client_certificate_names(ws: ServerConnection) -> set[str]:
-    ssl_object = ws.transport.get_extra_info("ssl_object")
+def _client_certificate_names(ws: ServerSocket) -> set[str]:
+    ssl_object = ws.get_extra_info("ssl_object")
     if ssl_object is None:
         return set()
     cert = ssl_object.getpeercert()
@@ -212,7 +201,3 @@ def _client_certificate_names(ws: ServerConnection) -> set[str]:
     names = {value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"}
     names |= {value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS"}
     return names
-
-
-def _refuse(ws: ServerConnection, status: HTTPStatus, text: str) -> Response:
-    return ws.respond(status, text)
