@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Gateway:
         self._traffic = traffic
         self._options = options
         self._servers: list[asyncio.Server] = []
+        self._sockets: set[ServerSocket] = set()
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -65,7 +67,7 @@ class Gateway:
             max_message_bytes=self._options.max_message_bytes,
             ping_interval=self._options.ping_interval,
         )
-        server = await serve_sockets(self._serve, host, port, options, ssl=ssl_context)
+        server = await serve_sockets(self._serve, host, port, options, ssl=ssl_context, live=self._sockets)
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
@@ -75,6 +77,8 @@ class Gateway:
             server.close()
         for conn in list(self.connections.values()):
             conn.drop("central system shutting down")
+        for socket in list(self._sockets):  # those still in their handshake
+            socket.abort()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=10)
         for server in self._servers:
@@ -92,6 +96,10 @@ class Gateway:
                 await self._run_connection(ws, station_id, ws.accept())
         except TransportClosed:
             pass  # gone during the handshake, or the request was no WebSocket upgrade (answered)
+        except Exception:
+            log.exception("accepting a socket from %s failed", ws.remote)
+            with contextlib.suppress(TransportClosed):
+                ws.refuse(HTTPStatus.INTERNAL_SERVER_ERROR, "the central system failed to accept this\n")
         finally:
             self._tasks.discard(task)
 

@@ -96,7 +96,7 @@ class ServerSocket(asyncio.Protocol):
         )
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
-        self._closed: asyncio.Future[str] = self._loop.create_future()
+        self.closed: asyncio.Future[str] = self._loop.create_future()  # done with the reason
         self._sink: MessageSink | None = None
         self._early: list[bytes] = []  # complete messages that arrived before a sink was attached
         self._fragments: list[bytes] | None = None
@@ -136,8 +136,8 @@ class ServerSocket(asyncio.Protocol):
             self._timer.cancel()
         if self._reason is None:
             self._reason = f"connection lost: {exc}" if exc else self._close_frame_reason()
-        if not self._closed.done():
-            self._closed.set_result(self._reason)
+        if not self.closed.done():
+            self.closed.set_result(self._reason)
 
     def pause_writing(self) -> None:
         """The peer reads slower than we write; `send` drops it when the buffer limit is passed."""
@@ -207,7 +207,7 @@ class ServerSocket(asyncio.Protocol):
             self._transport.abort()
 
     async def wait_closed(self) -> str:
-        return await asyncio.shield(self._closed)
+        return await asyncio.shield(self.closed)
 
     # Internals
 
@@ -309,7 +309,19 @@ async def serve_sockets(
     options: SocketOptions,
     *,
     ssl: Any = None,
+    live: set[ServerSocket] | None = None,
 ) -> asyncio.Server:
-    """Listen on host:port; every accepted socket runs `handler` once its request is read."""
+    """Listen on host:port; every accepted socket runs `handler` once its request is read.
+
+    `live`, when given, holds every open socket (handshaking ones too), so the owner can drop them all.
+    """
+
+    def accepted() -> ServerSocket:
+        socket = ServerSocket(handler, options)
+        if live is not None:
+            live.add(socket)
+            socket.closed.add_done_callback(lambda _: live.discard(socket))
+        return socket
+
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: ServerSocket(handler, options), host, port, ssl=ssl)
+    return await loop.create_server(accepted, host, port, ssl=ssl)
