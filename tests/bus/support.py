@@ -32,6 +32,28 @@ class Pong(Event):
     n: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class Reading(Event):
+    """A reading: a newer one of the same meter at a site may replace one still queued."""
+
+    topic: ClassVar[str] = "test.bus.reading"
+    ordered_by: ClassVar[str] = "site"
+    latest_by: ClassVar[tuple[str, ...]] = ("meter",)
+    site: str
+    meter: int
+    value: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Happening(Event):
+    """Something that happened at a site: kept in order with the site's readings, never dropped."""
+
+    topic: ClassVar[str] = "test.bus.happening"
+    ordered_by: ClassVar[str] = "site"
+    site: str
+    n: int
+
+
 class Collector:
     """A subscriber that keeps what it gets; `gate`, when given, holds each delivery until set."""
 

@@ -11,8 +11,15 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.bus.conftest import Nodes, NodesFactory
-from tests.bus.support import Collector, FakeStation, LoudPing, Ping, Pong, wait_until
-from voltbridge.bus import BusError, CallRejected, CallTimeout, NotConnected, QueueFull
+from tests.bus.support import Collector, FakeStation, LoudPing, Ping, Pong, Reading, wait_until
+from voltbridge.bus import BusError, CallRejected, CallTimeout, Event, NotConnected, QueueFull
+from voltbridge.core.events import (
+    MeterValuesReceived,
+    StationConnected,
+    StationDisconnected,
+    TransactionStarted,
+    TransactionStopped,
+)
 
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -156,25 +163,111 @@ async def test_a_failing_subscriber_is_counted_and_keeps_receiving(nodes: Nodes)
     await wait_until(lambda: _stats(nodes, "flaky") == (2, 0, 1))
 
 
-async def test_a_full_subscriber_queue_drops_and_counts_without_slowing_others(
+async def test_a_full_subscriber_queue_drops_only_readings_and_counts_without_slowing_others(
     make_nodes: NodesFactory,
 ) -> None:
     nodes = await make_nodes(queue_limit=2)
     gate = asyncio.Event()
     slow, fast = Collector(gate), Collector()
-    nodes.holder.subscribe(Ping, slow, name="slow")
-    nodes.holder.subscribe(Ping, fast, name="fast")
+    nodes.holder.subscribe(Event, slow, name="slow")
+    nodes.holder.subscribe(Event, fast, name="fast")
     await nodes.caller.publish(Ping(n=0, at=AT))
     await asyncio.wait_for(slow.entered.wait(), 5)  # event 0 is out of the queue, in the handler
-    for n in range(1, 6):
-        await nodes.caller.publish(Ping(n=n, at=AT))
-    await wait_until(lambda: _stats(nodes, "slow")[1] == 3)  # 1 and 2 queued, 3..5 dropped
-    depth = {s.name: s.depth for s in nodes.holder.stats()}["slow"]
-    assert depth == 2
+    later: list[Event] = [
+        Reading(site="a", meter=1, value=1),  # queued
+        Reading(site="a", meter=1, value=2),  # replaces value 1 in the queue
+        Reading(site="a", meter=2, value=1),  # queued: two readings queued, the limit
+        Reading(site="a", meter=3, value=1),  # a reading past the limit: dropped
+        Ping(n=1, at=AT),  # not a reading: kept past the limit
+        Ping(n=2, at=AT),
+        Reading(site="a", meter=1, value=3),  # replaces value 2 (a Ping is not about site a)
+    ]
+    for event in later:
+        await nodes.caller.publish(event)
+    await wait_until(lambda: _accounted(nodes, "slow") == len(later))
+    assert _stats(nodes, "slow") == (0, 1, 0)
+    stats = {s.name: s for s in nodes.holder.stats()}
+    assert stats["slow"].coalesced == 2 and stats["slow"].depth == 4
+    # The fast subscriber has everything while the slow one still waits.
+    await wait_until(lambda: _accounted(nodes, "fast") == len(later) + 1 and _depth(nodes, "fast") == 0)
     gate.set()
-    await wait_until(lambda: len(slow.events) == 3)
-    assert [e.n for e in slow.events if isinstance(e, Ping)] == [0, 1, 2]
-    assert _stats(nodes, "fast")[1] + _stats(nodes, "fast")[0] == 6
+    await wait_until(lambda: len(slow.events) == 5)
+    assert slow.events == [
+        Ping(n=0, at=AT),
+        Reading(site="a", meter=1, value=3),
+        Reading(site="a", meter=2, value=1),
+        Ping(n=1, at=AT),
+        Ping(n=2, at=AT),
+    ]
+
+
+async def test_a_slow_subscriber_loses_no_lifecycle_event_and_sees_each_transactions_newest_reading(
+    make_nodes: NodesFactory,
+) -> None:
+    nodes = await make_nodes(queue_limit=20)
+    gate = asyncio.Event()
+    slow = Collector(gate)
+    nodes.holder.subscribe(Event, slow, name="slow")
+    published: list[Event] = [
+        StationConnected(station_id="CP-1", ocpp_version="1.6", at=AT),
+        StationConnected(station_id="CP-2", ocpp_version="1.6", at=AT),
+        _started(1, "CP-1"),
+        _started(2, "CP-2"),
+    ]
+    published += [_reading(tx, f"CP-{tx}", wh) for wh in range(1, 101) for tx in (1, 2)]
+    published += [_stopped(1, "CP-1", 100), _reading(1, "CP-1", 101)]  # a late reading, after its stop
+    published += [_reading(2, "CP-2", wh) for wh in range(101, 201)]
+    published += [_stopped(2, "CP-2", 200), StationDisconnected(station_id="CP-1", at=AT, reason="gone")]
+    for event in published:
+        await nodes.caller.publish(event)
+    await wait_until(lambda: _accounted(nodes, "slow") == len(published) - 1)  # one is in the handler
+    gate.set()
+    await wait_until(lambda: _accounted(nodes, "slow") == len(published))
+
+    stats = {s.name: s for s in nodes.holder.stats()}["slow"]
+    assert stats.dropped == 0 and stats.coalesced > 0
+    assert stats.delivered + stats.coalesced == len(published)
+    readings = [e for e in slow.events if isinstance(e, MeterValuesReceived)]
+    assert [e for e in slow.events if not isinstance(e, MeterValuesReceived)] == [
+        e for e in published if not isinstance(e, MeterValuesReceived)
+    ]
+    # Each transaction's readings arrive in order, and its newest one arrives.
+    for tx, newest in ((1, 101), (2, 200)):
+        seen = [e.last_register_wh or 0 for e in readings if e.transaction_id == tx]
+        assert seen == sorted(seen) and seen[-1] == newest
+    # A station's events keep their order: no reading moved past the stop it was published before.
+    for station in ("CP-1", "CP-2"):
+        order = [published.index(e) for e in slow.events if getattr(e, "station_id", None) == station]
+        assert order == sorted(order)
+
+
+def _started(tx: int, station_id: str) -> TransactionStarted:
+    return TransactionStarted(
+        transaction_id=tx,
+        station_id=station_id,
+        connector_id=1,
+        id_tag="TAG",
+        started_at=AT,
+        meter_start_wh=0,
+    )
+
+
+def _stopped(tx: int, station_id: str, wh: int) -> TransactionStopped:
+    return TransactionStopped(
+        transaction_id=tx,
+        station_id=station_id,
+        connector_id=1,
+        stopped_at=AT,
+        meter_stop_wh=wh,
+        energy_wh=wh,
+        stop_reason="Local",
+    )
+
+
+def _reading(tx: int, station_id: str, wh: int) -> MeterValuesReceived:
+    return MeterValuesReceived(
+        station_id=station_id, connector_id=1, transaction_id=tx, samples=1, last_register_wh=wh, at=AT
+    )
 
 
 async def test_subscriptions_made_before_start_deliver_after_it(make_nodes: NodesFactory) -> None:
@@ -200,3 +293,13 @@ async def test_close_delivers_the_events_already_published(nodes: Nodes) -> None
 def _stats(nodes: Nodes, name: str) -> tuple[int, int, int]:
     stats = {s.name: s for s in nodes.holder.stats()}[name]
     return stats.delivered, stats.dropped, stats.failed
+
+
+def _depth(nodes: Nodes, name: str) -> int:
+    return {s.name: s for s in nodes.holder.stats()}[name].depth
+
+
+def _accounted(nodes: Nodes, name: str) -> int:
+    """Events offered to the subscription that are delivered, failed, dropped, coalesced or queued."""
+    s = {s.name: s for s in nodes.holder.stats()}[name]
+    return s.delivered + s.failed + s.dropped + s.coalesced + s.depth

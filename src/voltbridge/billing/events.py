@@ -18,6 +18,7 @@ class SessionCostUpdated(Event):
     """
 
     topic: ClassVar[str] = "billing.session_cost"
+    ordered_by: ClassVar[str] = "station_id"
     transaction_id: int
     station_id: str
     connector_id: int
@@ -34,6 +35,7 @@ class CdrCreated(Event):
     """A CDR was issued (a session's first, a credit CDR, or the CDR that replaces a credited one)."""
 
     topic: ClassVar[str] = "billing.cdr_created"
+    ordered_by: ClassVar[str] = "station_id"
     cdr_id: int
     transaction_id: int
     station_id: str
@@ -49,6 +51,7 @@ class SessionHeld(Event):
     """A finished session was held for review instead of being billed; `reasons` are flag codes."""
 
     topic: ClassVar[str] = "billing.session_held"
+    ordered_by: ClassVar[str] = "station_id"
     transaction_id: int
     station_id: str
     operator_id: int | None
@@ -60,6 +63,7 @@ class SessionLimitReached(Event):
     """A session's running cost reached its operator's monetary limit; a remote stop was sent."""
 
     topic: ClassVar[str] = "billing.session_limit_reached"
+    ordered_by: ClassVar[str] = "station_id"
     transaction_id: int
     station_id: str
     currency: str

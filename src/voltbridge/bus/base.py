@@ -45,9 +45,24 @@ class CallRejected(BusError):
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """A domain event. Subclasses set `topic` and are frozen dataclasses of plain values."""
+    """A domain event. Subclasses set `topic` and are frozen dataclasses of plain values.
+
+    Two class attributes tell a subscriber's queue how to keep the event (bus/subscribers.py):
+
+    - `ordered_by` names the field that says what the event is about (its scope, e.g. "station_id").
+      A subscriber gets one scope's events in the order they were published, one at a time; a
+      subscription with `concurrency` handles different scopes side by side. Events without a scope
+      share one.
+    - `latest_by` marks a reading, an event whose newest value is all that matters (a meter
+      reading), and names the fields that, within its scope, say what it is a reading of. A newer
+      reading takes the place of an older one of the same thing still queued, as long as no other
+      kind of event of its scope was queued after the older one. Only readings are ever dropped (at
+      a full queue); other events are kept.
+    """
 
     topic: ClassVar[str] = "event"
+    ordered_by: ClassVar[str | None] = None
+    latest_by: ClassVar[tuple[str, ...]] = ()
 
 
 E = TypeVar("E", bound=Event)
@@ -60,11 +75,16 @@ EventHandler = Callable[[E], Awaitable[None]]
 
 @dataclass
 class SubscriptionStats:
-    """What a subscriber's queue has seen."""
+    """What a subscriber's queue has seen.
+
+    Every event offered to the subscription is delivered, failed, dropped, coalesced or still queued
+    (`depth`, plus the ones being handled).
+    """
 
     name: str
     delivered: int = 0
-    dropped: int = 0
+    dropped: int = 0  # readings not queued because the queue held its limit of readings
+    coalesced: int = 0  # readings replaced, while queued, by a newer reading of the same thing
     failed: int = 0
     depth: int = 0
 
@@ -94,8 +114,15 @@ class Bus(Protocol):
         """Hand an event to every subscriber of its type; never waits on a subscriber."""
         ...
 
-    def subscribe(self, event_type: type[E], handler: EventHandler[E], *, name: str) -> None:
-        """Deliver events of `event_type` (and subclasses) to `handler`, in order, one at a time."""
+    def subscribe(
+        self, event_type: type[E], handler: EventHandler[E], *, name: str, concurrency: int = 1
+    ) -> None:
+        """Deliver events of `event_type` (and subclasses) to `handler`, in order.
+
+        Up to `concurrency` events are handled at once, never two of the same scope
+        (`Event.ordered_by`); with 1, one at a time in publish order. A reading still queued may be
+        replaced by a newer one (`Event.latest_by`); no other event is dropped.
+        """
         ...
 
     def stats(self) -> list[SubscriptionStats]:

@@ -1,4 +1,4 @@
-"""The in-process bus: a dict of station handlers and one ordered queue per subscription."""
+"""The in-process bus: a dict of station handlers and one queue per subscription."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class LocalBus:
-    """A bus for one process. Subscribers run in tasks the bus owns; a full queue drops and counts."""
+    """A bus for one process. Subscribers run in tasks the bus owns (queues: bus/subscribers.py)."""
 
     def __init__(self, *, queue_limit: int = 10_000) -> None:
         self._handlers: dict[str, CallHandler] = {}
@@ -54,8 +54,10 @@ class LocalBus:
     async def publish(self, event: Event) -> None:
         self._subscribers.offer(event)
 
-    def subscribe(self, event_type: type[E], handler: EventHandler[E], *, name: str) -> None:
-        self._subscribers.add(event_type, handler, name)
+    def subscribe(
+        self, event_type: type[E], handler: EventHandler[E], *, name: str, concurrency: int = 1
+    ) -> None:
+        self._subscribers.add(event_type, handler, name, concurrency)
 
     def stats(self) -> list[SubscriptionStats]:
         return self._subscribers.stats()

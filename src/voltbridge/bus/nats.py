@@ -12,10 +12,11 @@ are raised again on the caller's side:
     {"error": {"type": "CallTimeout" | "NotConnected" | "QueueFull" | "BusError", "message": "..."}}
 
 Events. `publish()` sends the event to `vb.event.<topic>`; every node subscribes to all events
-once and hands each to its local subscriptions, in order, through a bounded queue that drops and
-counts when full (as `LocalBus` does). So a subscriber sees the events of every node, which is
-what the portal's live view wants. Work that must happen once per cluster (OCPI pushes, webhooks)
-must not simply subscribe on every node; see docs/cluster.md.
+once and hands each to its local subscriptions through the same queues as `LocalBus`
+(bus/subscribers.py: ordered per scope, readings coalesced, nothing else dropped). So a subscriber
+sees the events of every node, which is what the portal's live view wants. Work that must happen
+once per cluster (OCPI pushes, webhooks) must not simply subscribe on every node; see
+docs/cluster.md.
 
 Reconnecting to NATS is nats-py's job; requests and publishes made while it reconnects wait in
 its buffer. `close()` drains: it answers commands in progress, delivers the events already
@@ -196,9 +197,11 @@ class NatsBus:
         except nats.errors.Error as exc:
             log.warning("could not publish %s: %r", event.topic, exc)
 
-    def subscribe(self, event_type: type[E], handler: EventHandler[E], *, name: str) -> None:
-        """Deliver events of `event_type` (and subclasses) from every node, in order, one at a time."""
-        self._subscribers.add(event_type, handler, name)
+    def subscribe(
+        self, event_type: type[E], handler: EventHandler[E], *, name: str, concurrency: int = 1
+    ) -> None:
+        """Deliver events of `event_type` (and subclasses) from every node (see `Bus.subscribe`)."""
+        self._subscribers.add(event_type, handler, name, concurrency)
 
     def stats(self) -> list[SubscriptionStats]:
         """Delivery statistics per subscription."""

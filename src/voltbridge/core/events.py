@@ -1,4 +1,8 @@
-"""Domain events published on the bus after the unit of work that caused them has committed."""
+"""Domain events published on the bus after the unit of work that caused them has committed.
+
+Each is about one station (`ordered_by`): a subscriber gets a station's events in order. Meter values
+are readings (`latest_by`): a subscriber that is behind gets the newest per transaction.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from voltbridge.bus import Event
 @dataclass(frozen=True, kw_only=True)
 class StationConnected(Event):
     topic: ClassVar[str] = "station.connected"
+    ordered_by: ClassVar[str] = "station_id"
     station_id: str
     ocpp_version: str
     at: datetime
@@ -20,6 +25,7 @@ class StationConnected(Event):
 @dataclass(frozen=True, kw_only=True)
 class StationDisconnected(Event):
     topic: ClassVar[str] = "station.disconnected"
+    ordered_by: ClassVar[str] = "station_id"
     station_id: str
     at: datetime
     reason: str
@@ -28,6 +34,7 @@ class StationDisconnected(Event):
 @dataclass(frozen=True, kw_only=True)
 class StationBooted(Event):
     topic: ClassVar[str] = "station.booted"
+    ordered_by: ClassVar[str] = "station_id"
     station_id: str
     registration_status: str
     at: datetime
@@ -37,6 +44,7 @@ class StationBooted(Event):
 @dataclass(frozen=True, kw_only=True)
 class StatusChanged(Event):
     topic: ClassVar[str] = "station.status"
+    ordered_by: ClassVar[str] = "station_id"
     station_id: str
     connector_id: int
     status: str
@@ -47,6 +55,7 @@ class StatusChanged(Event):
 @dataclass(frozen=True, kw_only=True)
 class TransactionStarted(Event):
     topic: ClassVar[str] = "transaction.started"
+    ordered_by: ClassVar[str] = "station_id"
     transaction_id: int
     station_id: str
     connector_id: int
@@ -58,6 +67,7 @@ class TransactionStarted(Event):
 @dataclass(frozen=True, kw_only=True)
 class TransactionStopped(Event):
     topic: ClassVar[str] = "transaction.stopped"
+    ordered_by: ClassVar[str] = "station_id"
     transaction_id: int
     station_id: str
     connector_id: int
@@ -70,6 +80,9 @@ class TransactionStopped(Event):
 @dataclass(frozen=True, kw_only=True)
 class MeterValuesReceived(Event):
     topic: ClassVar[str] = "transaction.meter_values"
+    ordered_by: ClassVar[str] = "station_id"
+    # A newer reading of the connector's transaction may replace a queued one (bus/subscribers.py).
+    latest_by: ClassVar[tuple[str, ...]] = ("connector_id", "transaction_id")
     station_id: str
     connector_id: int
     transaction_id: int | None
@@ -81,6 +94,7 @@ class MeterValuesReceived(Event):
 @dataclass(frozen=True, kw_only=True)
 class CommandCompleted(Event):
     topic: ClassVar[str] = "command.completed"
+    ordered_by: ClassVar[str] = "station_id"
     command_id: int
     station_id: str
     action: str
