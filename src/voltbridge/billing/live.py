@@ -4,7 +4,9 @@
   onto the session with the operator's idle rating rules and monetary limit (`session_costs`).
   Snapshots are idempotent and are also taken late, by whichever event needs one first.
 - On MeterValuesReceived the session is priced up to its newest reading with the same function that
-  prices its CDR, stored, and announced as SessionCostUpdated.
+  prices its CDR, stored, and announced as SessionCostUpdated. What pricing needs from the snapshot
+  never changes once taken, so it is kept in memory while the session runs: a session no tariff
+  prices costs no query per MeterValues at all, and a priced one no snapshot read per re-pricing.
 - On SessionCostUpdated a session whose cost incl. VAT reached its limit (same currency) is stopped
   with RemoteStopTransaction through CommandService; the stop reason "monetary limit reached" is
   kept with the session's cost and carried onto its CDR. In a cluster every node sees the event; one
@@ -50,6 +52,17 @@ LIMIT_REASON = "monetary limit reached"
 
 
 @dataclass(frozen=True, slots=True)
+class _Terms:
+    """What re-pricing a running session takes from its snapshot (fixed once the snapshot is taken)."""
+
+    tariff: dict[str, Any]
+    currency: str | None
+    timezone: str
+    rate_idle: bool
+    idle_after_s: int
+
+
+@dataclass(frozen=True, slots=True)
 class CostView:
     """A session's tariff snapshot and cost so far (final once its CDR is issued)."""
 
@@ -88,15 +101,19 @@ class SessionCosts:
         # tariff prices is not re-priced at all (its energy is on the transaction already).
         self._priced_at: dict[int, datetime] = {}
         self._unpriced: set[int] = set()
+        self._terms: dict[int, _Terms] = {}
 
     def forget(self, transaction_id: int) -> None:
         """Drop what is kept in memory about a session that ended."""
         self._priced_at.pop(transaction_id, None)
         self._unpriced.discard(transaction_id)
+        self._terms.pop(transaction_id, None)
 
     async def on_started(self, event: TransactionStarted) -> None:
         """Snapshot the tariff of a session that just started."""
-        await self.snapshot(event.transaction_id)
+        # No look for an earlier snapshot first: at the start there rarely is one, and under load
+        # every query costs a thread hop (see docs/billing.md); a duplicate fails on the key instead.
+        self._remember(event.transaction_id, await self._take_snapshot(event.transaction_id))
 
     async def on_meter_values(self, event: MeterValuesReceived) -> None:
         """Re-price a running session whose meter values arrived (at most once per interval)."""
@@ -111,6 +128,22 @@ class SessionCosts:
         row = await self.update(tx_id)
         if row is None or row.tariff is None or row.final:
             self._unpriced.add(tx_id)
+            self._terms.pop(tx_id, None)
+
+    def _remember(self, transaction_id: int, row: SessionCost | None) -> _Terms | None:
+        """Keep what re-pricing the running session needs (None: nothing prices it)."""
+        if row is None or row.final or row.tariff is None:
+            self._unpriced.add(transaction_id)
+            return None
+        terms = _Terms(
+            tariff=row.tariff,
+            currency=row.currency,
+            timezone=row.timezone,
+            rate_idle=row.rate_idle,
+            idle_after_s=row.idle_after_s,
+        )
+        self._terms[transaction_id] = terms
+        return terms
 
     async def snapshot(self, transaction_id: int) -> SessionCost | None:
         """The session's snapshot, taken now if it has none yet (None: no such transaction)."""
@@ -118,6 +151,10 @@ class SessionCosts:
             known = await session.get(SessionCost, transaction_id)
             if known is not None:
                 return known
+        return await self._take_snapshot(transaction_id)
+
+    async def _take_snapshot(self, transaction_id: int) -> SessionCost | None:
+        """Take the session's snapshot, or answer the one taken first (None: no such transaction)."""
         now = self._clock.now()
         try:
             async with self._db.transaction() as session:
@@ -161,17 +198,20 @@ class SessionCosts:
 
     async def update(self, transaction_id: int) -> SessionCost | None:
         """Price the running session up to its newest reading, store it and announce it."""
-        snapshot = await self.snapshot(transaction_id)
-        if snapshot is None or snapshot.final or snapshot.tariff is None:
-            return snapshot  # nothing prices it: its energy is the transaction's own figure
+        terms = self._terms.get(transaction_id)
+        if terms is None:
+            snapshot = await self.snapshot(transaction_id)
+            terms = self._remember(transaction_id, snapshot)
+            if terms is None:
+                return snapshot  # nothing prices it: its energy is the transaction's own figure
         async with self._db.read() as session:
             tx = await session.get(Transaction, transaction_id)
             if tx is None or tx.status != "active" or tx.started_at is None:
-                return snapshot
+                return await session.get(SessionCost, transaction_id)
             newest = await newest_reading_at(session, transaction_id)
             as_of = max(newest or tx.started_at, tx.started_at)
             data = await load_meter_input(
-                session, tx, start=tx.started_at, end=as_of, final=False, idle_after_s=snapshot.idle_after_s
+                session, tx, start=tx.started_at, end=as_of, final=False, idle_after_s=terms.idle_after_s
             )
         curve = build_curve(data)
         values: dict[str, Any] = {
@@ -180,37 +220,36 @@ class SessionCosts:
             "updated_at": self._clock.now(),
         }
         cost = None
-        if snapshot.tariff is not None:
-            try:
-                tariff = rated_tariff(parse_tariff(snapshot.tariff), rate_idle=snapshot.rate_idle)
-                cost = price_curve(
-                    tariff,
-                    curve,
-                    start=tx.started_at,
-                    end=as_of,
-                    tz=zone(snapshot.timezone),
-                    options=self._options.pricing,
-                ).total_cost
-            except InvalidInput as exc:
-                log.warning("running cost of transaction %s not computed: %s", transaction_id, exc)
-            if cost is not None:
-                values.update(cost_excl_vat=cost.excl_vat, cost_incl_vat=cost.incl_vat)
+        try:
+            tariff = rated_tariff(parse_tariff(terms.tariff), rate_idle=terms.rate_idle)
+            cost = price_curve(
+                tariff,
+                curve,
+                start=tx.started_at,
+                end=as_of,
+                tz=zone(terms.timezone),
+                options=self._options.pricing,
+            ).total_cost
+        except InvalidInput as exc:
+            log.warning("running cost of transaction %s not computed: %s", transaction_id, exc)
+        if cost is not None:
+            values.update(cost_excl_vat=cost.excl_vat, cost_incl_vat=cost.incl_vat)
         async with self._db.transaction() as session:
             result = await session.execute(
                 update(SessionCost)
                 .where(SessionCost.transaction_id == transaction_id, SessionCost.final.is_(False))
                 .values(**values)
             )
-            if cast(CursorResult[Any], result).rowcount != 1:
-                return snapshot  # the CDR was issued meanwhile; its total is the final cost
             row = await session.get(SessionCost, transaction_id, populate_existing=True)
-        if cost is not None and snapshot.currency is not None:
+            if cast(CursorResult[Any], result).rowcount != 1:
+                return row  # the CDR was issued meanwhile; its total is the final cost
+        if cost is not None and terms.currency is not None:
             await self._bus.publish(
                 SessionCostUpdated(
                     transaction_id=transaction_id,
                     station_id=tx.station_id,
                     connector_id=tx.connector_id,
-                    currency=snapshot.currency,
+                    currency=terms.currency,
                     excl_vat=cost.excl_vat,
                     incl_vat=cost.incl_vat,
                     energy_wh=curve.energy_wh,

@@ -17,6 +17,10 @@ from voltbridge.core.commands.service import CommandService
 from voltbridge.core.events import MeterValuesReceived, TransactionStarted, TransactionStopped
 from voltbridge.store import Database
 
+# Stations whose session events are handled at once. Each holds a database connection while it
+# waits; SQLAlchemy's default pool keeps five, and the gateway and the API need theirs.
+SESSIONS_AT_ONCE = 4
+
 
 @dataclass(frozen=True, slots=True)
 class Billing:
@@ -47,11 +51,13 @@ class Billing:
     def subscribe(self, bus: Bus) -> None:
         """Follow sessions on the bus.
 
-        Starts, meter values and stops share one subscription, so a session's events are handled in
-        the order they were published (the snapshot before the running cost before the CDR). The
-        monetary limit has its own, so a slow remote stop delays no other session's cost.
+        Starts, meter values and stops share one subscription, so a station's events are handled in
+        the order they were published (the snapshot before the running cost before the CDR). Up to
+        SESSIONS_AT_ONCE stations are handled side by side: a snapshot waits on the database (a
+        thread hop per query, the write lock), and meanwhile other stations' sessions go on. The
+        monetary limit has its own subscription, so a slow remote stop delays no other session's cost.
         """
-        bus.subscribe(Event, self._on_session_event, name="billing-sessions")
+        bus.subscribe(Event, self._on_session_event, name="billing-sessions", concurrency=SESSIONS_AT_ONCE)
         bus.subscribe(SessionCostUpdated, self.costs.on_cost_updated, name="billing-limits")
 
     async def _on_session_event(self, event: Event) -> None:
