@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 # Prefixed units are scaled to their base unit; everything else is kept as sent.
-_SCALE: dict[str, tuple[str, float]] = {
+_SCALE: dict[str | None, tuple[str, float]] = {
     "kWh": ("Wh", 1000.0),
     "kvarh": ("varh", 1000.0),
     "kW": ("W", 1000.0),
@@ -17,19 +16,26 @@ _SCALE: dict[str, tuple[str, float]] = {
 
 REGISTER = "Energy.Active.Import.Register"
 
+Reading = tuple[int, datetime]
+"""An energy register reading: Wh, and when it was taken."""
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One sampled value, normalised; `raw` is exactly what the charger sent."""
+
+class Sample(NamedTuple):
+    """One sampled value, normalised; `raw` is exactly what the charger sent.
+
+    A named tuple rather than a frozen dataclass: the meter stream builds tens of thousands a second
+    (a frozen dataclass costs several times more to build), and the bulk writer takes the fields in
+    this order as they are (store/bulk.py `SampleRow`). The fields most samples lack come last.
+    """
 
     at: datetime
     measurand: str
-    phase: str | None
-    location: str | None
     context: str | None
     unit: str | None
     value: float | None
     raw: str
+    phase: str | None
+    location: str | None
     signed: dict[str, Any] | None
 
     @property
@@ -40,6 +46,9 @@ class Sample:
     @property
     def register_wh(self) -> int | None:
         return round(self.value) if self.is_register and self.value is not None else None
+
+
+_new_sample = tuple.__new__  # Sample's generated __new__ adds a Python call per sample
 
 
 def normalise(
@@ -54,6 +63,8 @@ def normalise(
     format: str | None = None,
 ) -> Sample:
     """Build a sample; the 1.6 defaults apply (Energy.Active.Import.Register, Wh)."""
+    if phase is None and location is None and format is None:
+        return normalise_plain(at, measurand, unit, raw, context)
     measurand = measurand or REGISTER
     if unit is None and measurand.startswith("Energy.Active"):
         unit = "Wh"
@@ -66,19 +77,45 @@ def normalise(
             value = float(raw)
         except ValueError:
             value = None
-    if unit in _SCALE and value is not None:
-        unit, factor = _SCALE[unit]
-        value *= factor
-    elif unit in _SCALE:
-        unit = _SCALE[unit][0]
-    return Sample(at, measurand, phase, location, context, unit, value, raw, signed)
+    scale = _SCALE.get(unit)
+    if scale is not None:
+        unit = scale[0]
+        if value is not None:
+            value *= scale[1]
+    return _new_sample(Sample, (at, measurand, context, unit, value, raw, phase, location, signed))
 
 
-def last_register(samples: Iterable[Sample]) -> tuple[int, datetime] | None:
-    """The latest energy register reading among the samples, in Wh."""
-    best: tuple[int, datetime] | None = None
+def normalise_plain(
+    at: datetime, measurand: str | None, unit: str | None, raw: str, context: str | None
+) -> Sample:
+    """`normalise` for the common sampled value: no phase, no location, no format (so not signed)."""
+    measurand = measurand or REGISTER
+    if unit is None and measurand.startswith("Energy.Active"):
+        unit = "Wh"
+    try:
+        value: float | None = float(raw)
+    except ValueError:
+        value = None
+    scale = _SCALE.get(unit)
+    if scale is not None:
+        unit = scale[0]
+        if value is not None:
+            value *= scale[1]
+    return _new_sample(Sample, (at, measurand, context, unit, value, raw, None, None, None))
+
+
+def last_register(samples: Iterable[Sample]) -> Reading | None:
+    """The latest energy register reading among the samples, in Wh (the later one wins a tie)."""
+    best: Reading | None = None
     for sample in samples:
-        wh = sample.register_wh
-        if wh is not None and (best is None or sample.at >= best[1]):
-            best = (wh, sample.at)
+        # Sample.register_wh, spelled out: this runs for every message of the meter stream.
+        if (
+            sample.measurand == REGISTER
+            and sample.phase is None
+            and sample.value is not None
+            and (sample.location is None or sample.location == "Outlet")
+        ):
+            wh = round(sample.value)
+            if best is None or sample.at >= best[1]:
+                best = (wh, sample.at)
     return best

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from voltbridge.core.errors import InvalidInput
 
 
-@dataclass(frozen=True, slots=True)
-class ChargerTime:
-    """A charger timestamp in UTC, and whether it came without an offset (then read as UTC)."""
+class ChargerTime(NamedTuple):
+    """A charger timestamp in UTC, and whether it came without an offset (then read as UTC).
+
+    A named tuple: every meter value entry reads one, and a frozen dataclass costs several times more
+    to build.
+    """
 
     at: datetime
     offset_missing: bool
@@ -22,9 +25,13 @@ def parse_charger_time(text: str) -> ChargerTime:
         value = datetime.fromisoformat(text.strip().replace("z", "Z"))
     except ValueError as exc:
         raise InvalidInput(f"timestamp {text!r} is not ISO-8601") from exc
+    # tuple.__new__ skips the named tuple's generated __new__ (this runs for every meter value entry).
     if value.tzinfo is None:
-        return ChargerTime(value.replace(tzinfo=UTC), offset_missing=True)
-    return ChargerTime(value.astimezone(UTC), offset_missing=False)
+        return _new(ChargerTime, (value.replace(tzinfo=UTC), True))
+    return _new(ChargerTime, (value.astimezone(UTC), False))
+
+
+_new = tuple.__new__
 
 
 def iso_utc(value: datetime) -> str:

@@ -11,11 +11,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from types import EllipsisType
 
-from voltbridge.core.metering import Sample, last_register
+from voltbridge.core.metering import Reading, Sample, last_register
 from voltbridge.store import Database
-from voltbridge.store.bulk import BulkWriter, MeterRow
+from voltbridge.store.bulk import BulkWriter, MeterMessage
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ class _Pending:
     connector_id: int
     transaction_id: int | None
     samples: Sequence[Sample]
+    register: Reading | None  # the samples' last register reading
     done: asyncio.Future[None]
 
 
@@ -43,23 +44,37 @@ class MeterWriter:
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Kept from start(): asyncio.get_running_loop() costs a getpid() system call (CPython checks
+        # for a fork), and write() runs for every message.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self.rows_written = 0
         self.batches = 0
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="meter-writer")
 
     async def write(
-        self, station_id: str, connector_id: int, transaction_id: int | None, samples: Sequence[Sample]
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        samples: Sequence[Sample],
+        register: Reading | EllipsisType | None = ...,
     ) -> None:
-        """Store the samples; returns once they are committed."""
+        """Store the samples; returns once they are committed.
+
+        `register` is their `last_register`, for a caller that has it already (it is found if not given).
+        """
         if self._closing:
             raise WriterClosed("meter writer is closed")
         if not samples:
             return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(station_id, connector_id, transaction_id, samples, done))
+        if register is ...:
+            register = last_register(samples) if transaction_id is not None else None
+        done: asyncio.Future[None] = (self._loop or asyncio.get_running_loop()).create_future()
+        self._pending.append(_Pending(station_id, connector_id, transaction_id, samples, register, done))
         self._wakeup.set()
         await done
 
@@ -107,37 +122,19 @@ class MeterWriter:
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        rows: list[MeterRow] = [
-            (
-                item.station_id,
-                item.connector_id,
-                item.transaction_id,
-                s.at,
-                s.measurand,
-                s.phase,
-                s.location,
-                s.context,
-                s.unit,
-                s.value,
-                s.raw,
-                s.signed,
-            )
-            for item in batch
-            for s in item.samples
+        messages: list[MeterMessage] = [
+            (item.station_id, item.connector_id, item.transaction_id, item.samples) for item in batch
         ]
         registers = [(tx, wh, at) for tx, (wh, at) in self._latest_registers(batch).items()]
-        await self._bulk.write(rows, registers)
-        self.rows_written += len(rows)
+        self.rows_written += await self._bulk.write(messages, registers)
         self.batches += 1
 
     @staticmethod
-    def _latest_registers(batch: list[_Pending]) -> dict[int, tuple[int, datetime]]:
-        latest: dict[int, tuple[int, datetime]] = {}
+    def _latest_registers(batch: list[_Pending]) -> dict[int, Reading]:
+        latest: dict[int, Reading] = {}
         for item in batch:
-            if item.transaction_id is None:
-                continue
-            reading = last_register(item.samples)
-            if reading is None:
+            reading = item.register
+            if reading is None or item.transaction_id is None:
                 continue
             known = latest.get(item.transaction_id)
             if known is None or reading[1] >= known[1]:

@@ -176,8 +176,8 @@ class TransactionService:
         self, station_id: str, connector_id: int, transaction_id: int | None, samples: Sequence[Sample]
     ) -> None:
         """Store meter values (returns once committed) and announce the newest register reading."""
-        await self._writer.write(station_id, connector_id, transaction_id, samples)
         reading = last_register(samples)
+        await self._writer.write(station_id, connector_id, transaction_id, samples, reading)
         await self._bus.publish(
             MeterValuesReceived(
                 station_id=station_id,

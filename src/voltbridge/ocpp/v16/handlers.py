@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from voltbridge.core.authorization import AuthorizationRequest, Purpose
-from voltbridge.core.metering import Sample, normalise
+from voltbridge.core.metering import Sample, normalise, normalise_plain
 from voltbridge.core.timeutil import ChargerTime, iso_utc, parse_charger_time
 from voltbridge.core.tokens.service import IdTagInfo
 from voltbridge.core.transactions.service import StartRequest, StopRequest
@@ -27,23 +27,33 @@ def id_tag_info(info: IdTagInfo) -> Payload:
 def meter_samples(meter_values: list[Payload]) -> tuple[list[Sample], bool]:
     """Samples of a MeterValues/transactionData list, and whether any timestamp lacked an offset."""
     samples: list[Sample] = []
+    add = samples.append
     offset_missing = False
     for entry in meter_values:
-        at = parse_charger_time(entry["timestamp"])
-        offset_missing |= at.offset_missing
+        at, missing = parse_charger_time(entry["timestamp"])
+        if missing:
+            offset_missing = True
         for sv in entry.get("sampledValue", ()):
-            samples.append(
-                normalise(
-                    at.at,
-                    sv.get("measurand"),
-                    sv.get("unit"),
-                    str(sv["value"]),
-                    phase=sv.get("phase"),
-                    location=sv.get("location"),
-                    context=sv.get("context"),
-                    format=sv.get("format"),
+            # Most sampled values have no phase, location or format: they take the short way.
+            if "phase" not in sv and "location" not in sv and "format" not in sv:
+                add(
+                    normalise_plain(
+                        at, sv.get("measurand"), sv.get("unit"), str(sv["value"]), sv.get("context")
+                    )
                 )
-            )
+            else:
+                add(
+                    normalise(
+                        at,
+                        sv.get("measurand"),
+                        sv.get("unit"),
+                        str(sv["value"]),
+                        phase=sv.get("phase"),
+                        location=sv.get("location"),
+                        context=sv.get("context"),
+                        format=sv.get("format"),
+                    )
+                )
     return samples, offset_missing
 
 
