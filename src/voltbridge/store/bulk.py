@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -99,6 +100,8 @@ class BulkWriter:
         )
         self._thread: ThreadPoolExecutor | None = None
         self._sqlite: sqlite3.Connection | None = None
+        self._row_marks = {True: f"({', '.join(plain)})", False: f"({', '.join(marks)})"}
+        self._columns = columns
 
     async def write(self, messages: Sequence[MeterMessage], registers: Sequence[RegisterUpdate]) -> int:
         """Insert the messages' meter rows and move transactions' last register reading forward (never
@@ -116,7 +119,7 @@ class BulkWriter:
             if self._thread is None:
                 self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meter-sqlite")
             await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._write_sqlite, insert, params, updates
+                self._thread, self._write_sqlite, plain, params, updates
             )
             return len(params)
         async with self._db.engine.begin() as conn:
@@ -127,25 +130,39 @@ class BulkWriter:
         return len(params)
 
     def _write_sqlite(
-        self, insert: str, params: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]
+        self, plain: bool, params: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]
     ) -> None:
         if self._sqlite is None:
             assert self._sqlite_path is not None
-            self._sqlite = sqlite3.connect(self._sqlite_path, timeout=30, isolation_level=None)
+            # No busy timeout: SQLite's own handler sleeps up to 100 ms between tries, and every
+            # charger waiting for this commit would wait that long; _begin retries sooner.
+            self._sqlite = sqlite3.connect(self._sqlite_path, timeout=0, isolation_level=None)
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
-            self._sqlite.execute("PRAGMA busy_timeout=30000")
         conn = self._sqlite
-        conn.execute("BEGIN IMMEDIATE")
+        _begin(conn)
         try:
-            if params:
-                conn.executemany(insert, params)
-            if updates:
-                conn.executemany(self._update, updates)
+            start = 0
+            for size in _chunks(len(params)):
+                # One multi-row INSERT is one sqlite3_step, so the GIL is released once per chunk
+                # rather than once per row (executemany), which the event loop's thread would feel.
+                values = [value for row in params[start : start + size] for value in row]
+                conn.execute(self._insert_rows(plain, size), values)
+                start += size
+            start = 0
+            for size in _chunks(len(updates)):
+                values = [value for row in updates[start : start + size] for value in row[:3]]
+                conn.execute(_update_rows(size), values)
+                start += size
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _insert_rows(self, plain: bool, rows: int) -> str:
+        # Few distinct sizes (see _chunks), so the sqlite3 module's statement cache keeps them prepared.
+        marks = ", ".join([self._row_marks[plain]] * rows)
+        return f"INSERT INTO meter_values ({self._columns}) VALUES {marks}"
 
     async def close(self) -> None:
         if self._thread is not None:
@@ -157,6 +174,47 @@ class BulkWriter:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None
+
+
+_LARGEST_CHUNK = 256  # rows per INSERT: 3,072 parameters, well under SQLite's 32,766
+
+
+def _chunks(rows: int) -> list[int]:
+    """Split a row count into INSERT sizes: full chunks, then the remainder in powers of two."""
+    sizes = [_LARGEST_CHUNK] * (rows // _LARGEST_CHUNK)
+    rest = rows % _LARGEST_CHUNK
+    size = _LARGEST_CHUNK // 2
+    while rest:
+        if rest >= size:
+            sizes.append(size)
+            rest -= size
+        size //= 2
+    return sizes
+
+
+def _update_rows(rows: int) -> str:
+    # UPDATE ... FROM (SQLite 3.33+): every transaction's register in one statement, never backwards.
+    values = ", ".join(["(?, ?, ?)"] * rows)
+    return (
+        "UPDATE transactions SET last_meter_wh = v.column1, last_meter_at = v.column2 "
+        f"FROM (VALUES {values}) AS v WHERE transactions.id = v.column3 "
+        "AND (transactions.last_meter_at IS NULL OR transactions.last_meter_at <= v.column2)"
+    )
+
+
+def _begin(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """BEGIN IMMEDIATE, retrying every few hundred microseconds while another writer holds the lock."""
+    deadline = time.monotonic() + patience
+    pause = 0.0002
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.002)
 
 
 def _sqlite_path(url: str) -> str:
