@@ -235,6 +235,7 @@ class App:
         await self.ocpi.close()
         await self.proxy.close()
         await self.meter_writer.close()
+        await self.stations.close()
         await self.bus.close()
         await self.db.close()
 

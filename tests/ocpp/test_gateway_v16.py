@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -452,3 +453,45 @@ async def test_a_start_on_a_busy_connector_closes_the_session_that_lost_its_stop
     assert (old.meter_stop_wh, old.energy_wh, old.stopped_at) == (900, 900, NOW + timedelta(minutes=5))
     event = await asyncio.wait_for(stopped.get(), 5)
     assert event.transaction_id == first.transaction_id
+
+
+async def test_heartbeats_of_many_stations_are_written_together_and_never_backwards(
+    make_app: AppFactory,
+) -> None:
+    app = await make_app(http=False)
+    for i in range(6):
+        await app.stations.register(f"HB{i}")
+    async with contextlib.AsyncExitStack() as stack:
+        chargers = [await stack.enter_async_context(connected(ocpp_url(app), f"HB{i}")) for i in range(5)]
+        for i in range(5):
+            await wait_for(lambda i=i: _connected(app, f"HB{i}"))
+        at_connect = {f"HB{i}": await _last_seen(app, f"HB{i}") for i in range(5)}
+        for cp in chargers:
+            await cp.call(call.Heartbeat())
+        # HB1 boots while its heartbeat is still gathered: the boot's newer time must stay.
+        assert (await chargers[1].boot()).status == "Accepted"
+        booted = await app.stations.get("HB1")
+        await wait_for(lambda: _all_later(app, {k: v for k, v in at_connect.items() if k != "HB1"}))
+        assert (await _last_seen(app, "HB1")) == booted.last_seen_at == booted.booted_at
+        # On shutdown, what is gathered is written.
+        async with connected(ocpp_url(app), "HB5") as last:
+            await wait_for(lambda: _connected(app, "HB5"))
+            before = await _last_seen(app, "HB5")
+            await last.call(call.Heartbeat())
+            await app.stop()
+    reopened = await make_app(http=False)
+    assert (await _last_seen(reopened, "HB5")) > before
+
+
+async def _connected(app: App, station_id: str) -> bool:
+    return (await app.stations.get(station_id)).last_seen_at is not None
+
+
+async def _last_seen(app: App, station_id: str) -> datetime:
+    seen = (await app.stations.get(station_id)).last_seen_at
+    assert seen is not None
+    return seen
+
+
+async def _all_later(app: App, since: dict[str, datetime]) -> bool:
+    return all([await _last_seen(app, sid) > at for sid, at in since.items()])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltbridge.bus import Bus
@@ -70,6 +72,7 @@ class StationUpdate:
 
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
 SEEN_RESOLUTION = 60.0  # seconds
+SEEN_GATHERING = 1.0  # seconds the heartbeats of all stations are gathered before one write
 
 
 class StationService:
@@ -95,6 +98,8 @@ class StationService:
         # A password verified once is remembered by digest, keyed by the stored hash it matched.
         self._verified: dict[tuple[str, str], str] = {}
         self._seen_written: dict[str, datetime] = {}
+        self._seen_pending: dict[str, datetime] = {}
+        self._seen_flush: asyncio.Task[None] | None = None
 
     async def register(
         self,
@@ -288,16 +293,46 @@ class StationService:
         """A Heartbeat: note that the station is alive; returns the current time for the answer.
 
         `last_seen_at` is written at most once a minute per station: it says "alive", not "when
-        exactly", and a write per heartbeat is the most common write there is.
+        exactly", and a write per heartbeat is the most common write there is. The writes of all
+        stations are gathered for a second into one transaction: on SQLite every write transaction
+        holds the one write lock that the meter stream needs too.
         """
         now = self._clock.now()
         written = self._seen_written.get(station_id)
         if written is not None and (now - written).total_seconds() < SEEN_RESOLUTION:
             return now
         self._seen_written[station_id] = now
-        async with self._db.transaction() as session:
-            await session.execute(update(Station).where(Station.id == station_id).values(last_seen_at=now))
+        self._seen_pending[station_id] = now
+        if self._seen_flush is None or self._seen_flush.done():
+            self._seen_flush = asyncio.create_task(self._flush_seen(delay=SEEN_GATHERING))
         return now
+
+    async def _flush_seen(self, *, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)
+        pending, self._seen_pending = self._seen_pending, {}
+        if not pending:
+            return
+        table = cast(Table, Station.__table__)
+        # Never backwards: a boot or status written meanwhile may carry a newer time.
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("station"),
+                or_(table.c.last_seen_at.is_(None), table.c.last_seen_at < bindparam("at")),
+            )
+            .values(last_seen_at=bindparam("at"))
+        )
+        async with self._db.transaction() as session:
+            conn = await session.connection()
+            await conn.execute(statement, [{"station": sid, "at": at} for sid, at in pending.items()])
+
+    async def close(self) -> None:
+        """Write what is gathered (on shutdown)."""
+        if self._seen_flush is not None and not self._seen_flush.done():
+            self._seen_flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._seen_flush
+        await self._flush_seen()
 
     async def status_notification(
         self,
