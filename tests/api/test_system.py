@@ -83,3 +83,5 @@ async def test_metrics_show_connected_stations_messages_and_writer_counters(
         assert _sample(during, "voltbridge_ocpp_calls_received", action="BootNotification") == 1
         assert _sample(during, "voltbridge_ocpp_calls_received", action="Heartbeat") == 1
         assert _sample(during, "voltbridge_meter_rows_written_total") == 0
+        assert _sample(during, "voltbridge_bus_events_coalesced_total", subscription="billing-sessions") == 0
+        assert "# TYPE voltbridge_bus_events_dropped_total counter" in during

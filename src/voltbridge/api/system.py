@@ -110,16 +110,24 @@ def collect(services: Services) -> list[Metric]:
     ]
     delivered = Metric("voltbridge_bus_events_delivered_total", "Events handled by a subscriber", "counter")
     dropped = Metric(
-        "voltbridge_bus_events_dropped_total", "Events dropped on a full subscriber queue", "counter"
+        "voltbridge_bus_events_dropped_total",
+        "Meter readings dropped at a subscriber's queue limit",
+        "counter",
+    )
+    coalesced = Metric(
+        "voltbridge_bus_events_coalesced_total",
+        "Meter readings replaced in a subscriber's queue by a newer one of the same transaction",
+        "counter",
     )
     failed = Metric("voltbridge_bus_events_failed_total", "Events a subscriber raised on", "counter")
     depth = Metric("voltbridge_bus_queue_depth", "Events waiting in a subscriber's queue", "gauge")
     for stats in services.bus.stats():
         delivered.add(stats.delivered, subscription=stats.name)
         dropped.add(stats.dropped, subscription=stats.name)
+        coalesced.add(stats.coalesced, subscription=stats.name)
         failed.add(stats.failed, subscription=stats.name)
         depth.add(stats.depth, subscription=stats.name)
-    return [*metrics, delivered, dropped, failed, depth]
+    return [*metrics, delivered, dropped, coalesced, failed, depth]
 
 
 def render(metrics: Iterable[Metric]) -> str:
