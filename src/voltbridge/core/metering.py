@@ -63,26 +63,13 @@ def normalise(
     format: str | None = None,
 ) -> Sample:
     """Build a sample; the 1.6 defaults apply (Energy.Active.Import.Register, Wh)."""
-    if phase is None and location is None and format is None:
-        return normalise_plain(at, measurand, unit, raw, context)
-    measurand = measurand or REGISTER
-    if unit is None and measurand.startswith("Energy.Active"):
-        unit = "Wh"
-    value: float | None = None
-    signed: dict[str, Any] | None = None
+    plain = normalise_plain(at, measurand, unit, raw, context)
     if format == "SignedData":
-        signed = {"format": format, "data": raw}
-    else:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = None
-    scale = _SCALE.get(unit)
-    if scale is not None:
-        unit = scale[0]
-        if value is not None:
-            value *= scale[1]
-    return _new_sample(Sample, (at, measurand, context, unit, value, raw, phase, location, signed))
+        # The value is the signed data itself: kept as sent, with no number read from it.
+        plain = plain._replace(value=None, signed={"format": format, "data": raw})
+    if phase is None and location is None:
+        return plain
+    return plain._replace(phase=phase, location=location)
 
 
 def normalise_plain(
