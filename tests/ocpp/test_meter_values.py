@@ -182,6 +182,21 @@ async def test_the_register_moves_forward_only(path: Path) -> None:
     assert await path.register() == (900, t4)
 
 
+async def test_a_register_no_meter_can_read_is_kept_and_fails_no_other_message(path: Path) -> None:
+    t1, t2 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+    unreadable = ["NaN", "inf", "12345678901234567890"]
+    # Committed in one batch with a good reading: before, one of these failed every message in it.
+    await asyncio.gather(
+        *(
+            path.handlers.meter_values(path.conn, meter_values(path.tx, (t2, [{"value": v}])))
+            for v in unreadable
+        ),
+        path.handlers.meter_values(path.conn, meter_values(path.tx, (t1, [{"value": "400"}]))),
+    )
+    assert sorted(str(r[10]) for r in await path.rows()) == sorted([*unreadable, "400"])
+    assert await path.register() == (400, t1)
+
+
 async def test_values_without_a_transaction_are_kept_and_move_no_register(path: Path) -> None:
     await path.send(meter_values(None, (T0 + timedelta(minutes=1), [{"value": "700"}])))
     assert await path.rows() == [

@@ -45,7 +45,7 @@ class Sample(NamedTuple):
 
     @property
     def register_wh(self) -> int | None:
-        return round(self.value) if self.is_register and self.value is not None else None
+        return _whole_wh(self.value) if self.is_register else None
 
 
 _new_sample = tuple.__new__  # Sample's generated __new__ adds a Python call per sample
@@ -102,7 +102,18 @@ def last_register(samples: Iterable[Sample]) -> Reading | None:
             and sample.value is not None
             and (sample.location is None or sample.location == "Outlet")
         ):
-            wh = round(sample.value)
-            if best is None or sample.at >= best[1]:
+            wh = _whole_wh(sample.value)
+            if wh is not None and (best is None or sample.at >= best[1]):
                 best = (wh, sample.at)
     return best
+
+
+_MAX_WH = 2**63 - 1  # the register column's range (a 64-bit integer on both databases)
+
+
+def _whole_wh(value: float | None) -> int | None:
+    """A register value in whole Wh, or None for one no meter can read (NaN, infinite, beyond
+    64 bits): such a sample is stored as sent but never moves the session's register."""
+    if value is None or not -_MAX_WH <= value <= _MAX_WH:  # NaN fails every comparison
+        return None
+    return round(value)
