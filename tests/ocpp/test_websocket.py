@@ -149,6 +149,22 @@ async def test_a_charger_that_answers_no_ping_is_dropped(make_app: AppFactory) -
     writer.close()
 
 
+async def test_a_charger_that_ignores_pings_but_keeps_talking_stays(make_app: AppFactory) -> None:
+    app = await make_app(http=False, ping_interval=0.2)
+    await app.stations.register("CP1")
+    reader, writer = await raw_socket(app)
+    for i in range(8):  # 0.8 s: four keepalive rounds, no pong ever
+        writer.write(masked_frame(f'[2,"k{i}","Heartbeat",{{}}]'.encode()))
+        while True:
+            opcode, payload = await asyncio.wait_for(read_frame(reader), 5)
+            if opcode == 0x1:
+                assert json.loads(payload)[:2] == [3, f"k{i}"]
+                break
+        await asyncio.sleep(0.1)
+    assert (await app.stations.get("CP1")).connected_node is not None
+    writer.close()
+
+
 async def test_a_charger_that_answers_pings_stays(make_app: AppFactory) -> None:
     app = await make_app(http=False, ping_interval=0.1)
     await app.stations.register("CP1")

@@ -71,7 +71,7 @@ class Transport(Protocol):
 class SocketOptions:
     subprotocols: Sequence[str]
     max_message_bytes: int = 1 << 20
-    # A ping every interval when set; no pong by the next one drops the socket.
+    # A ping every interval when set; nothing received (pong or else) by the next one drops the socket.
     ping_interval: float | None = 60.0
     # The whole HTTP request must arrive within this; the gateway's decision is not counted.
     open_timeout: float = 10.0
@@ -117,6 +117,8 @@ class ServerSocket(asyncio.Protocol):
         self._timer = self._loop.call_later(self._options.open_timeout, self._open_timed_out)
 
     def data_received(self, data: bytes) -> None:
+        # Any data proves the peer alive: some chargers answer pings late or never (FIELD-NOTES §7).
+        self._awaiting_pong = False
         ws = self._ws
         ws.receive_data(data)
         for event in ws.events_received():
@@ -234,9 +236,8 @@ class ServerSocket(asyncio.Protocol):
             if frame.fin:
                 data, self._fragments = b"".join(self._fragments), None
                 self._deliver(data)
-        elif opcode is Opcode.PONG:
-            self._awaiting_pong = False
-        # PING is answered and CLOSE echoed by the state machine; their replies go out in _flush.
+        # A PONG needs nothing more (data_received noted the peer alive). A PING is answered and a
+        # CLOSE echoed by the state machine; their replies go out in _flush.
 
     def _deliver(self, data: bytes) -> None:
         if self._sink is None:
