@@ -86,13 +86,12 @@ class BulkWriter:
         self._db = db
         self._sqlite_path = _sqlite_path(db.url) if db.is_sqlite else None
         self._time: Callable[[datetime], object] = _sqlite_time if db.is_sqlite else _naive_utc
-        columns = ", ".join(_METER_COLUMNS)
+        self._columns = ", ".join(_METER_COLUMNS)
         marks = _placeholders(dialect.paramstyle, len(_METER_COLUMNS))
-        self._insert = f"INSERT INTO meter_values ({columns}) VALUES ({', '.join(marks)})"
         # Binding None costs the sqlite3 module an adapter lookup per value (about as much as the
-        # rest of the row): the NULLs most rows have are written into this statement instead.
+        # rest of the row): the NULLs most rows have are written into the statement instead.
         plain = [*marks[:_PLAIN], *["NULL"] * (len(_METER_COLUMNS) - _PLAIN)]
-        self._insert_plain = f"INSERT INTO meter_values ({columns}) VALUES ({', '.join(plain)})"
+        self._row_marks = {True: f"({', '.join(plain)})", False: f"({', '.join(marks)})"}
         wh, at, tx, at2 = _placeholders(dialect.paramstyle, 4)
         self._update = (
             f"UPDATE transactions SET last_meter_wh = {wh}, last_meter_at = {at} "
@@ -100,15 +99,12 @@ class BulkWriter:
         )
         self._thread: ThreadPoolExecutor | None = None
         self._sqlite: sqlite3.Connection | None = None
-        self._row_marks = {True: f"({', '.join(plain)})", False: f"({', '.join(marks)})"}
-        self._columns = columns
 
     async def write(self, messages: Sequence[MeterMessage], registers: Sequence[RegisterUpdate]) -> int:
         """Insert the messages' meter rows and move transactions' last register reading forward (never
         back); returns the number of rows inserted."""
         times: dict[datetime, object] = {}  # reading time -> its stored form, for this batch
         plain, params = _meter_params(messages, self._time, times)
-        insert = self._insert_plain if plain else self._insert
         updates: list[tuple[object, ...]] = []
         for tx, wh, at in registers:
             stored = times.get(at)
@@ -124,7 +120,7 @@ class BulkWriter:
             return len(params)
         async with self._db.engine.begin() as conn:
             if params:
-                await conn.exec_driver_sql(insert, params)
+                await conn.exec_driver_sql(self._insert_rows(plain, 1), params)
             if updates:
                 await conn.exec_driver_sql(self._update, updates)
         return len(params)
@@ -160,7 +156,7 @@ class BulkWriter:
             raise
 
     def _insert_rows(self, plain: bool, rows: int) -> str:
-        # Few distinct sizes (see _chunks), so the sqlite3 module's statement cache keeps them prepared.
+        # Few distinct sizes (see _chunks), so the driver's statement cache keeps them prepared.
         marks = ", ".join([self._row_marks[plain]] * rows)
         return f"INSERT INTO meter_values ({self._columns}) VALUES {marks}"
 
