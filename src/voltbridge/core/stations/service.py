@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,6 +72,8 @@ class StationUpdate:
 
 
 REGISTRATION_STATUSES = ("Accepted", "Pending", "Rejected")
+log = logging.getLogger(__name__)
+
 SEEN_RESOLUTION = 60.0  # seconds
 SEEN_GATHERING = 1.0  # seconds the heartbeats of all stations are gathered before one write
 
@@ -322,9 +325,15 @@ class StationService:
             )
             .values(last_seen_at=bindparam("at"))
         )
-        async with self._db.transaction() as session:
-            conn = await session.connection()
-            await conn.execute(statement, [{"station": sid, "at": at} for sid, at in pending.items()])
+        try:
+            async with self._db.transaction() as session:
+                conn = await session.connection()
+                await conn.execute(statement, [{"station": sid, "at": at} for sid, at in pending.items()])
+        except Exception:
+            # A background write: say so and let the next heartbeats try again (nothing else waits on it).
+            log.exception("writing last_seen_at of %d station(s) failed", len(pending))
+            for sid in pending:
+                self._seen_written.pop(sid, None)
 
     async def close(self) -> None:
         """Write what is gathered (on shutdown)."""
