@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltbridge.billing.tariffs import (
     ChargingSession,
@@ -422,28 +423,8 @@ class SessionPublisher:
             stored.last_updated = now
             if stored.partner_id is not None:
                 await self._queue_put(session, stored.partner_id, data, now)
-            if cdr is not None and await session.get(OcpiCdr, cdr["id"]) is None:
-                session.add(
-                    OcpiCdr(
-                        id=cdr["id"],
-                        transaction_id=tx.id,
-                        partner_id=stored.partner_id,
-                        data=cdr,
-                        push_status="pending",
-                        last_updated=now,
-                    )
-                )
-                if stored.partner_id is not None:
-                    add_push(
-                        session,
-                        partner_id=stored.partner_id,
-                        module="cdrs",
-                        method="POST",
-                        path="",
-                        body=cdr,
-                        object_key=f"cdrs/{cdr['id']}",
-                        now=now,
-                    )
+            if cdr is not None:
+                await _store_cdr(session, cdr, tx.id, stored.partner_id, now)
         self._wake()
 
     async def on_billing_cdr(self, cdr_id: int, transaction_id: int) -> None:
@@ -472,29 +453,7 @@ class SessionPublisher:
             cdr["authorization_reference"] = row.authorization_reference
         cdr = Cdr.model_validate(cdr).to_wire()
         async with self._db.transaction() as session:
-            if await session.get(OcpiCdr, cdr["id"]) is not None:
-                return  # a repeated event
-            session.add(
-                OcpiCdr(
-                    id=cdr["id"],
-                    transaction_id=transaction_id,
-                    partner_id=row.partner_id,
-                    data=cdr,
-                    push_status="pending",
-                    last_updated=now,
-                )
-            )
-            if row.partner_id is not None:
-                add_push(
-                    session,
-                    partner_id=row.partner_id,
-                    module="cdrs",
-                    method="POST",
-                    path="",
-                    body=cdr,
-                    object_key=f"cdrs/{cdr['id']}",
-                    now=now,
-                )
+            await _store_cdr(session, cdr, transaction_id, row.partner_id, now)
         self._wake()
 
     async def _location_wire(self, location_id: str) -> dict[str, Any] | None:
@@ -578,5 +537,35 @@ class SessionPublisher:
             path=self._path(data),
             body=data,
             object_key=key,
+            now=now,
+        )
+
+
+async def _store_cdr(
+    session: AsyncSession, cdr: dict[str, Any], transaction_id: int, partner_id: int | None, now: datetime
+) -> None:
+    """Keep a CDR and queue its push to the session's partner; a CDR kept already (a repeated event)
+    is left as it is."""
+    if await session.get(OcpiCdr, cdr["id"]) is not None:
+        return
+    session.add(
+        OcpiCdr(
+            id=cdr["id"],
+            transaction_id=transaction_id,
+            partner_id=partner_id,
+            data=cdr,
+            push_status="pending",
+            last_updated=now,
+        )
+    )
+    if partner_id is not None:
+        add_push(
+            session,
+            partner_id=partner_id,
+            module="cdrs",
+            method="POST",
+            path="",
+            body=cdr,
+            object_key=f"cdrs/{cdr['id']}",
             now=now,
         )
