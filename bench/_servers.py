@@ -9,7 +9,6 @@ Each prints `PORT <n>` when it listens and runs until SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +21,7 @@ from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 from websockets.typing import Subprotocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._support import use_uvloop
-
-
-async def _until_terminated() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    await stop.wait()
+from bench._support import until_terminated, use_uvloop
 
 
 async def serve_voltbridge(db_path: str) -> None:
@@ -48,7 +39,7 @@ async def serve_voltbridge(db_path: str) -> None:
     app = App.build(settings)
     ports = await app.start(http=False)
     print(f"PORT {ports.ocpp}", flush=True)
-    await _until_terminated()
+    await until_terminated()
     await app.stop()
 
 
@@ -89,7 +80,7 @@ async def serve_minimal() -> None:
         handler, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")], compression=None, ping_interval=None
     ) as server:
         print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
-        await _until_terminated()
+        await until_terminated()
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -169,6 +170,15 @@ async def hold_idle(
     for client in clients:
         client.close()
     return len(clients)
+
+
+async def until_terminated() -> None:
+    """Wait for SIGTERM or SIGINT (the benchmark's servers run until told to stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
 
 
 def use_uvloop() -> None:

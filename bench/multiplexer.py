@@ -28,18 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent.parent))
+from bench._support import LoadResult, now_iso, percentile, until_terminated  # noqa: E402
+from voltbridge.bus import LocalBus  # noqa: E402
+from voltbridge.bus.base import E, EventHandler  # noqa: E402
+
 ADMIN_TOKEN = "bench-admin-token"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _run(coroutine: Any) -> Any:
@@ -48,14 +46,6 @@ def _run(coroutine: Any) -> Any:
     except ImportError:
         return asyncio.run(coroutine)
     return uvloop.run(coroutine)
-
-
-async def _until_terminated() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    await stop.wait()
 
 
 # The upstreams: one process, one port, the path names the upstream (/u0/CP3, /u1/CP3, …).
@@ -71,14 +61,14 @@ async def serve_upstreams() -> None:
 
     def answer(action: str) -> dict[str, Any]:
         if action == "BootNotification":
-            return {"status": "Accepted", "currentTime": _now(), "interval": 300}
+            return {"status": "Accepted", "currentTime": now_iso(), "interval": 300}
         if action == "StartTransaction":
             next_id[0] += 1
             return {"transactionId": next_id[0], "idTagInfo": {"status": "Accepted"}}
         if action == "Authorize":
             return {"idTagInfo": {"status": "Accepted"}}
         if action == "Heartbeat":
-            return {"currentTime": _now()}
+            return {"currentTime": now_iso()}
         return {}
 
     async def handle(ws: Any) -> None:
@@ -96,7 +86,7 @@ async def serve_upstreams() -> None:
         handle, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")], compression=None, ping_interval=None
     ) as server:
         print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
-        await _until_terminated()
+        await until_terminated()
     print(f"COUNTS {json.dumps(counts)}", flush=True)
 
 
@@ -119,12 +109,9 @@ async def serve_voltbridge(
         ping_interval=None,
         admin_token=ADMIN_TOKEN,
     )
-    app = App.build(settings)
-    if isolate:
-        # Only the multiplexer's own event consumers: billing, OCPI and the like cost CPU per
-        # MeterValues that would drown the difference this benchmark is about.
-        subscriptions = app.bus._subscriptions  # type: ignore[attr-defined]
-        subscriptions[:] = [s for s in subscriptions if s.stats.name.startswith("proxy")]
+    # With --isolate, only the multiplexer's own event consumers: billing, OCPI and the like cost
+    # CPU per MeterValues that would drown the difference this benchmark is about.
+    app = App.build(settings, bus=_ProxyOnlyBus() if isolate else None)
     ports = await app.start(http=True)
     await app.tokens.create("BENCH", TokenChange())
     for n in range(stations):
@@ -134,27 +121,21 @@ async def serve_voltbridge(
             url = f"ws://127.0.0.1:{upstream_port}/u{k}"
             await app.upstreams.create(f"CP{n}", UpstreamSpec(url=url, role=role))
     print(f"PORT {ports.ocpp} {ports.http}", flush=True)
-    await _until_terminated()
+    await until_terminated()
     await app.stop()
 
 
+class _ProxyOnlyBus(LocalBus):
+    """A local bus that takes only the multiplexer's subscriptions."""
+
+    def subscribe(
+        self, event_type: type[E], handler: EventHandler[E], *, name: str, concurrency: int = 1
+    ) -> None:
+        if name.startswith("proxy"):
+            super().subscribe(event_type, handler, name=name, concurrency=concurrency)
+
+
 # The chargers.
-
-
-@dataclass
-class Load:
-    answered: int = 0
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.answered / self.seconds if self.seconds else 0.0
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 class Charger:
@@ -179,7 +160,7 @@ class Charger:
         payload = {
             "connectorId": 1,
             "transactionId": self.transaction_id,
-            "meterValue": [{"timestamp": _now(), "sampledValue": [sample]}],
+            "meterValue": [{"timestamp": now_iso(), "sampledValue": [sample]}],
         }
         return json.dumps([2, str(self._n), "MeterValues", payload])
 
@@ -201,16 +182,16 @@ async def connect_chargers(url: str, count: int) -> list[Charger]:
                 {"connectorId": connector, "errorCode": "NoError", "status": "Available"},
             )
         started = await charger.call(
-            "StartTransaction", {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": _now()}
+            "StartTransaction", {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": now_iso()}
         )
         charger.transaction_id = started["transactionId"]
         chargers.append(charger)
     return chargers
 
 
-async def drive(chargers: list[Charger], seconds: float, rate: float | None) -> Load:
+async def drive(chargers: list[Charger], seconds: float, rate: float | None) -> LoadResult:
     """Each charger sends MeterValues, one in flight: at `rate` per second each, or as fast as answered."""
-    load = Load()
+    load = LoadResult()
     deadline = time.perf_counter() + seconds
 
     async def one(charger: Charger) -> None:
