@@ -59,17 +59,21 @@ async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> 
     """Steady-state load figures, plus the server's CPU time per answered message (robust to a busy
     machine). The CPU clock starts when every charger is connected and in a transaction."""
     await run_load(server.url, chargers, min(2.0, seconds), prefix="WARM")  # warm-up: connections, caches
-    cpu_before = 0.0
+    pid = server.process.pid
+    cpu_before = loop_before = 0.0
 
     def started() -> None:
-        nonlocal cpu_before
-        cpu_before = cpu_seconds(server.process.pid)
+        nonlocal cpu_before, loop_before
+        cpu_before, loop_before = cpu_seconds(pid), cpu_seconds(pid, thread=pid)
 
     result = await run_load(server.url, chargers, seconds, on_start=started)
+    cpu, loop = cpu_seconds(pid) - cpu_before, cpu_seconds(pid, thread=pid) - loop_before
     figures = result.summary()
-    figures["server_cpu_us_per_msg"] = round(
-        (cpu_seconds(server.process.pid) - cpu_before) / result.answered * 1e6
-    )
+    figures["server_cpu_us_per_msg"] = round(cpu / result.answered * 1e6)
+    # How busy the event loop's thread was, and the server's other threads (the SQLite writer), in
+    # cores: a loop thread well under 1.0 means the server waits rather than computes.
+    figures["loop_thread_cores"] = round(loop / result.seconds, 2)
+    figures["other_threads_cores"] = round((cpu - loop) / result.seconds, 2)
     figures["seconds"] = result.seconds
     return figures
 
@@ -130,13 +134,15 @@ def main() -> None:
     ratio = vb["messages_per_s"] / mini["messages_per_s"] if mini["messages_per_s"] else float("inf")
     print(f"chargers={args.chargers} seconds={args.seconds} idle={args.idle} cpus={os.cpu_count()}")
     print(
-        f"{'server':28} {'msg/s':>8} {'persisted/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/msg':>11} {'KB/idle':>8}"
+        f"{'server':28} {'msg/s':>8} {'persisted/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/msg':>11} "
+        f"{'KB/idle':>8} {'loop/other cores':>17}"
     )
     for name, figures in report.items():
         print(
             f"{name:28} {figures['messages_per_s']:>8} {figures.get('persisted_meter_values_per_s', '-')!s:>12} "
             f"{figures['p50_ms']:>8} {figures['p99_ms']:>8} {figures['server_cpu_us_per_msg']:>11} "
-            f"{figures.get('rss_kb_per_idle_charger', '-')!s:>8}"
+            f"{figures.get('rss_kb_per_idle_charger', '-')!s:>8} "
+            f"{figures['loop_thread_cores']:>8}/{figures['other_threads_cores']:<8}"
         )
     print(f"voltbridge / minimal ocpp central system: {ratio:.1f}x")
     print(
