@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from ocpp.v16 import call
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from tests.ocpi.conftest import charger, ocpi_client, register
 from tests.ocpi.partner import ScriptedPartner
@@ -93,3 +93,41 @@ async def test_invisible_stations_are_never_published(
         await cpo.bus.drain()  # type: ignore[attr-defined]
         await cpo.ocpi.outbox.drain()
     assert not any("PRIVATE" in key for key in partner.locations)
+
+
+async def test_an_area_is_one_location_and_a_station_s_lookup_reads_only_its_area(
+    cpo: App, api: httpx.AsyncClient, partner: ScriptedPartner
+) -> None:
+    await register(api, partner)
+    assert partner.ours is not None
+    garage = await cpo.areas.create({"code": "GARAGE-1", "name": "Garage"})
+    depot = await cpo.areas.create({"code": "DEPOT-1", "name": "Depot"})
+    for station_id, area in (("CP-G1", garage), ("CP-G2", garage), ("CP-D1", depot)):
+        await cpo.stations.register(station_id, area_id=area.id)
+    loads: list[str] = []
+
+    def count(target: Station, _context: object) -> None:
+        loads.append(target.id)
+
+    async with charger(cpo, "CP-G1"), charger(cpo, "CP-G2"), charger(cpo, "CP-D1"), charger(cpo, "CP-LOOSE"):
+        source = cpo.ocpi.locations
+        await cpo.bus.drain()  # type: ignore[attr-defined]  # the chargers' own events are handled
+        event.listen(Station, "load", count)
+        try:
+            garage_location = await source.location_of("CP-G2")
+            ref = await source.evse_of("CP-G1", 1)
+        finally:
+            event.remove(Station, "load", count)
+        assert garage_location is not None and garage_location.id == "GARAGE-1"
+        assert [e.uid for e in garage_location.evses] == ["CP-G1-1", "CP-G2-1"]
+        assert ref is not None and (ref.location_id, ref.station_id) == ("GARAGE-1", "CP-G1")
+        assert "CP-D1" not in loads and "CP-LOOSE" not in loads  # no other area, no loose station read
+        assert (await source.evses_at("CP-G2"))[0].evse_uid == "CP-G2-1"
+        loose = await source.location("s-cp-loose")  # ids compare without case
+        assert loose is not None and loose.id == "S-CP-LOOSE"
+        assert await source.evse("depot-1", None) is not None
+        assert await source.location("NOWHERE") is None
+        async with ocpi_client(cpo, partner.ours) as ocpi:
+            got = (await ocpi.get("/2.2.1/locations/GARAGE-1")).json()["data"]
+            assert [e["uid"] for e in got["evses"]] == ["CP-G1-1", "CP-G2-1"]
+            assert (await ocpi.get("/2.2.1/locations/NOWHERE")).status_code == 404

@@ -16,7 +16,7 @@ from voltbridge.core.events import StatusChanged
 from voltbridge.ocpi.options import OcpiOptions
 from voltbridge.ocpi.outbox import DONE, PENDING, add_push, supersede
 from voltbridge.ocpi.partners import PartnerRegistry, endpoint_url
-from voltbridge.ocpi.sources import LocationSource, TariffSource, tariff_wire
+from voltbridge.ocpi.sources import LocationSource, TariffSource, evse_uid, tariff_wire
 from voltbridge.ocpi.types import InterfaceRole, ModuleID, format_datetime
 from voltbridge.ocpi.v211.convert import location_to_211
 from voltbridge.ocpi.v221.locations import Location
@@ -88,13 +88,11 @@ class Publisher:
 
     async def on_status(self, event: StatusChanged) -> None:
         """A connector status changed: PATCH the EVSE where the Location is known, else PUT the Location."""
-        ref = await self._locations.evse_of(event.station_id, event.connector_id)
-        if ref is None:
+        location = await self._locations.location_of(event.station_id)
+        uid = evse_uid(event.station_id, event.connector_id)
+        evse = next((e for e in location.evses if e.uid == uid), None) if location else None
+        if location is None or evse is None:
             return
-        location = next((loc for loc in await self._locations.locations() if loc.id == ref.location_id), None)
-        if location is None:
-            return
-        evse = next(e for e in location.evses if e.uid == ref.evse_uid)
         now = self._clock.now()
         partners = await self._receivers(ModuleID.LOCATIONS)
         async with self._db.transaction() as session:

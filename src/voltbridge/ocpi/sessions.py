@@ -457,10 +457,8 @@ class SessionPublisher:
         self._wake()
 
     async def _location_wire(self, location_id: str) -> dict[str, Any] | None:
-        for location in await self._locations.locations():
-            if location.id == location_id:
-                return location.to_wire()
-        return None
+        location = await self._locations.location(location_id)
+        return None if location is None else location.to_wire()
 
     async def _row(self, transaction_id: int) -> OcpiSession | None:
         async with self._db.read() as session:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltbridge.billing.tariffs import Tariff, tariff_to_ocpi
 from voltbridge.ocpi.options import OcpiOptions
@@ -67,6 +68,14 @@ class LocationSource(Protocol):
 
     async def locations(self) -> list[Location]:
         """Every published Location, oldest `last_updated` first."""
+        ...
+
+    async def location(self, location_id: str) -> Location | None:
+        """One published Location by id, compared without case."""
+        ...
+
+    async def location_of(self, station_id: str) -> Location | None:
+        """The published Location a station is part of."""
         ...
 
     async def evse(self, location_id: str, evse_uid: str | None) -> EvseRef | None:
@@ -177,7 +186,11 @@ def _country(value: str | None, default: str) -> str:
 
 
 class StoreLocationSource:
-    """Locations built from charging areas, stations and their connectors' last reported status."""
+    """Locations built from charging areas, stations and their connectors' last reported status.
+
+    A session start or a status change needs one station's Location: only that station's area is
+    read for it, never the whole network (which made every start cost O(stations)).
+    """
 
     def __init__(self, db: Database, options: OcpiOptions, tariffs: TariffSource) -> None:
         self._db = db
@@ -188,8 +201,50 @@ class StoreLocationSource:
     async def locations(self) -> list[Location]:
         async with self._db.read() as session:
             stations = (await session.scalars(select(Station).order_by(Station.id))).all()
-            areas = {a.id: a for a in (await session.scalars(select(Area))).all()}
+            areas = (await session.scalars(select(Area))).all()
             connectors = (await session.scalars(select(ConnectorRow))).all()
+        return await self._build(stations, areas, connectors)
+
+    async def location(self, location_id: str) -> Location | None:
+        wanted = location_id.casefold()
+        async with self._db.read() as session:
+            areas = (await session.scalars(select(Area))).all()
+            area = next((a for a in areas if ocpi_id(a.code).casefold() == wanted), None)
+            if area is not None:
+                found = await self._area_location(session, area)
+            else:
+                # A station without an area is its own Location: "S-" and its id (or a digest of it).
+                loose = (await session.scalars(select(Station.id).where(Station.area_id.is_(None)))).all()
+                station_id = next((i for i in loose if ocpi_id(i, "S-").casefold() == wanted), None)
+                found = None if station_id is None else await self._station_location(session, station_id)
+        return found
+
+    async def location_of(self, station_id: str) -> Location | None:
+        async with self._db.read() as session:
+            return await self._station_location(session, station_id)
+
+    async def _station_location(self, session: AsyncSession, station_id: str) -> Location | None:
+        station = await session.get(Station, station_id)
+        if station is None:
+            return None
+        if station.area_id is not None:
+            area = await session.get(Area, station.area_id)
+            if area is not None:
+                return await self._area_location(session, area)
+        return _only(await self._build([station], [], await _connectors(session, [station_id])))
+
+    async def _area_location(self, session: AsyncSession, area: Area) -> Location | None:
+        members = (
+            await session.scalars(select(Station).where(Station.area_id == area.id).order_by(Station.id))
+        ).all()
+        connectors = await _connectors(session, [m.id for m in members])
+        return _only(await self._build(members, [area], connectors))
+
+    async def _build(
+        self, stations: Sequence[Station], areas: Sequence[Area], connectors: Sequence[ConnectorRow]
+    ) -> list[Location]:
+        """The published Locations of these stations, grouped by area (a station without one is its own)."""
+        by_area = {a.id: a for a in areas}
         by_station: dict[str, list[ConnectorRow]] = {}
         for row in connectors:
             if row.connector_id > 0:
@@ -198,7 +253,7 @@ class StoreLocationSource:
         for station in stations:
             if not station.visible or station.registration_status != "Accepted":
                 continue
-            area = areas.get(station.area_id or -1)
+            area = by_area.get(station.area_id or -1)
             key = ocpi_id(area.code) if area is not None else ocpi_id(station.id, "S-")
             groups.setdefault(key, (area, []))[1].append(station)
         result = []
@@ -270,29 +325,29 @@ class StoreLocationSource:
         )
 
     async def evse(self, location_id: str, evse_uid: str | None) -> EvseRef | None:
-        for location in await self.locations():
-            if location.id.casefold() != location_id.casefold():
-                continue
-            for evse in location.evses:
-                if evse_uid is None or evse.uid.casefold() == evse_uid.casefold():
-                    return self._ref(location, evse)
+        location = await self.location(location_id)
+        if location is None:
+            return None
+        for evse in location.evses:
+            if evse_uid is None or evse.uid.casefold() == evse_uid.casefold():
+                return self._ref(location, evse)
         return None
 
     async def evse_of(self, station_id: str, connector_id: int) -> EvseRef | None:
         uid = evse_uid(station_id, connector_id)
-        for location in await self.locations():
-            for evse in location.evses:
-                if evse.uid == uid:
-                    return self._ref(location, evse)
-        return None
+        location = await self.location_of(station_id)
+        evse = next((e for e in location.evses if e.uid == uid), None) if location else None
+        return None if location is None or evse is None else self._ref(location, evse)
 
     async def evses_at(self, station_id: str) -> list[EvseRef]:
-        refs = []
-        for location in await self.locations():
-            for evse in location.evses:
-                if self._refs[evse.uid.casefold()][0] == station_id:
-                    refs.append(self._ref(location, evse))
-        return refs
+        location = await self.location_of(station_id)
+        if location is None:
+            return []
+        return [
+            self._ref(location, evse)
+            for evse in location.evses
+            if self._refs[evse.uid.casefold()][0] == station_id
+        ]
 
     def _ref(self, location: Location, evse: EVSE) -> EvseRef:
         station_id, connector = self._refs[evse.uid.casefold()]
@@ -304,3 +359,13 @@ class StoreLocationSource:
             ocpp_connector_id=connector,
             status=evse.status,
         )
+
+
+async def _connectors(session: AsyncSession, station_ids: Sequence[str]) -> Sequence[ConnectorRow]:
+    if not station_ids:
+        return []
+    return (await session.scalars(select(ConnectorRow).where(ConnectorRow.station_id.in_(station_ids)))).all()
+
+
+def _only(locations: list[Location]) -> Location | None:
+    return locations[0] if locations else None

@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 
 from voltbridge.ocpi.errors import ClientError, MethodNotAllowed
 from voltbridge.ocpi.server.common import Caller, Page, Partner, json_body, ok, paged, service_of, window
-from voltbridge.ocpi.types import ci_equal
 from voltbridge.ocpi.v211.convert import location_to_211
 
 VERSION = "2.1.1"
@@ -71,7 +70,7 @@ async def list_locations(request: Request, partner: Partner, page: Page) -> JSON
 
 @router.get(f"/{VERSION}/locations/{{location_id}}")
 async def get_location(request: Request, partner: Partner, location_id: str) -> JSONResponse:
-    for location in await service_of(request).locations.locations():
-        if ci_equal(location.id, location_id):
-            return ok(request, location_to_211(location))
+    location = await service_of(request).locations.location(location_id)
+    if location is not None:
+        return ok(request, location_to_211(location))
     raise ClientError(f"location {location_id} does not exist", http_status=404)

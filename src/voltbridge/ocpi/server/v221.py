@@ -137,9 +137,9 @@ async def get_connector(
 
 
 async def _location(request: Request, location_id: str):  # type: ignore[no-untyped-def]
-    for location in await service_of(request).locations.locations():
-        if ci_equal(location.id, location_id):
-            return location
+    location = await service_of(request).locations.location(location_id)
+    if location is not None:
+        return location
     raise ClientError(f"location {location_id} does not exist", http_status=404)
 
 
