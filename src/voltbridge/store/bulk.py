@@ -9,33 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import time
+import marshal
+import sys
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from voltbridge.store import sqlite_meter
 from voltbridge.store.db import Database
+from voltbridge.store.sqlite_meter import METER_COLUMNS, PLAIN
 
-_METER_COLUMNS = (
-    "station_id",
-    "connector_id",
-    "transaction_id",
-    "at",
-    "measurand",
-    "context",
-    "unit",
-    "value",
-    "raw",
-    # Most rows have none of these: a batch without any is inserted with NULL in the statement.
-    "phase",
-    "location",
-    "signed",
-)
-_PLAIN = 9  # the columns a row without phase, location or signed data binds
 _PADDING = (None, None, None)  # a plain row's last three columns, in a batch that needs all twelve
 
 
@@ -76,29 +62,25 @@ RegisterUpdate = tuple[int, int, datetime]  # transaction id, register Wh, readi
 class BulkWriter:
     """Driver-level INSERT/UPDATE statements for the meter stream, one commit per call.
 
-    On SQLite the writes go through a dedicated thread with its own connection: a batch is one hop
-    to that thread (BEGIN, two executemany, COMMIT), where going through aiosqlite would be a hop per
-    statement, each costing a GIL hand-over. On PostgreSQL asyncpg is native asyncio already.
+    On SQLite the writes go to a child process with its own connection (`store/sqlite_meter.py`):
+    a batch is one message there and one answer back, and neither its work nor its wait for the
+    write lock holds the GIL the event loop needs. On PostgreSQL asyncpg is native asyncio already.
     """
 
     def __init__(self, db: Database) -> None:
         dialect = db.engine.dialect
         self._db = db
-        self._sqlite_path = _sqlite_path(db.url) if db.is_sqlite else None
+        self._child = _SqliteChild(_sqlite_path(db.url)) if db.is_sqlite else None
         self._time: Callable[[datetime], object] = _sqlite_time if db.is_sqlite else _naive_utc
-        self._columns = ", ".join(_METER_COLUMNS)
-        marks = _placeholders(dialect.paramstyle, len(_METER_COLUMNS))
-        # Binding None costs the sqlite3 module an adapter lookup per value (about as much as the
-        # rest of the row): the NULLs most rows have are written into the statement instead.
-        plain = [*marks[:_PLAIN], *["NULL"] * (len(_METER_COLUMNS) - _PLAIN)]
+        self._columns = ", ".join(METER_COLUMNS)
+        marks = _placeholders(dialect.paramstyle, len(METER_COLUMNS))
+        plain = [*marks[:PLAIN], *["NULL"] * (len(METER_COLUMNS) - PLAIN)]
         self._row_marks = {True: f"({', '.join(plain)})", False: f"({', '.join(marks)})"}
         wh, at, tx, at2 = _placeholders(dialect.paramstyle, 4)
         self._update = (
             f"UPDATE transactions SET last_meter_wh = {wh}, last_meter_at = {at} "
             f"WHERE id = {tx} AND (last_meter_at IS NULL OR last_meter_at <= {at2})"
         )
-        self._thread: ThreadPoolExecutor | None = None
-        self._sqlite: sqlite3.Connection | None = None
 
     async def write(self, messages: Sequence[MeterMessage], registers: Sequence[RegisterUpdate]) -> int:
         """Insert the messages' meter rows and move transactions' last register reading forward (never
@@ -110,107 +92,99 @@ class BulkWriter:
             stored = times.get(at)
             if stored is None:
                 stored = self._time(at)
-            updates.append((wh, stored, tx, stored))
-        if self._sqlite_path is not None:
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meter-sqlite")
-            await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._write_sqlite, plain, params, updates
-            )
+            updates.append((wh, stored, tx))
+        if self._child is not None:
+            await self._child.write(plain, params, updates)
             return len(params)
         async with self._db.engine.begin() as conn:
             if params:
-                await conn.exec_driver_sql(self._insert_rows(plain, 1), params)
+                marks = self._row_marks[plain]
+                await conn.exec_driver_sql(
+                    f"INSERT INTO meter_values ({self._columns}) VALUES {marks}", params
+                )
             if updates:
-                await conn.exec_driver_sql(self._update, updates)
+                await conn.exec_driver_sql(self._update, [(wh, at, tx, at) for wh, at, tx in updates])
         return len(params)
 
-    def _write_sqlite(
-        self, plain: bool, params: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]
-    ) -> None:
-        if self._sqlite is None:
-            assert self._sqlite_path is not None
-            # No busy timeout: SQLite's own handler sleeps up to 100 ms between tries, and every
-            # charger waiting for this commit would wait that long; _begin retries sooner.
-            self._sqlite = sqlite3.connect(self._sqlite_path, timeout=0, isolation_level=None)
-            self._sqlite.execute("PRAGMA journal_mode=WAL")
-            self._sqlite.execute("PRAGMA synchronous=NORMAL")
-        conn = self._sqlite
-        _begin(conn)
-        try:
-            start = 0
-            for size in _chunks(len(params)):
-                # One multi-row INSERT is one sqlite3_step, so the GIL is released once per chunk
-                # rather than once per row (executemany), which the event loop's thread would feel.
-                values = [value for row in params[start : start + size] for value in row]
-                conn.execute(self._insert_rows(plain, size), values)
-                start += size
-            start = 0
-            for size in _chunks(len(updates)):
-                values = [value for row in updates[start : start + size] for value in row[:3]]
-                conn.execute(_update_rows(size), values)
-                start += size
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    async def close(self) -> None:
+        if self._child is not None:
+            await self._child.close()
 
-    def _insert_rows(self, plain: bool, rows: int) -> str:
-        # Few distinct sizes (see _chunks), so the driver's statement cache keeps them prepared.
-        marks = ", ".join([self._row_marks[plain]] * rows)
-        return f"INSERT INTO meter_values ({self._columns}) VALUES {marks}"
+
+class MeterWriteFailed(RuntimeError):
+    """The SQLite child could not commit a batch (the batch is rolled back), or it is gone."""
+
+
+class _SqliteChild:
+    """The child process that writes the meter stream to SQLite; started on the first write, and
+    again after it died (the batches it held fail, so their chargers are not told they are stored)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def write(
+        self, plain: bool, rows: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]
+    ) -> None:
+        process = self._process
+        if process is None or process.returncode is not None or process.stdin is None:
+            process = await self._start()
+        assert process.stdin is not None
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(answer)
+        process.stdin.write(sqlite_meter.frame((plain, rows, updates)))
+        await answer
+
+    async def _start(self) -> asyncio.subprocess.Process:
+        await self.close()
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            sqlite_meter.__file__,
+            self._path,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,  # a terminal's Ctrl-C is for the parent, which flushes through us
+        )
+        self._reader = asyncio.create_task(self._read_answers(self._process), name="meter-sqlite-answers")
+        return self._process
+
+    async def _read_answers(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        try:
+            while True:
+                header = await process.stdout.readexactly(4)
+                error = marshal.loads(await process.stdout.readexactly(int.from_bytes(header, "big")))
+                waiter = self._waiting.popleft()
+                if waiter.done():
+                    continue
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(MeterWriteFailed(str(error)))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._fail_waiting(f"the SQLite meter writer ended (exit code {await process.wait()})")
+
+    def _fail_waiting(self, reason: str) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(MeterWriteFailed(reason))
 
     async def close(self) -> None:
-        if self._thread is not None:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._close_sqlite)
-            self._thread.shutdown(wait=True)
-            self._thread = None
-
-    def _close_sqlite(self) -> None:
-        if self._sqlite is not None:
-            self._sqlite.close()
-            self._sqlite = None
-
-
-_LARGEST_CHUNK = 256  # rows per INSERT: 3,072 parameters, well under SQLite's 32,766
-
-
-def _chunks(rows: int) -> list[int]:
-    """Split a row count into INSERT sizes: full chunks, then the remainder in powers of two."""
-    sizes = [_LARGEST_CHUNK] * (rows // _LARGEST_CHUNK)
-    rest = rows % _LARGEST_CHUNK
-    size = _LARGEST_CHUNK // 2
-    while rest:
-        if rest >= size:
-            sizes.append(size)
-            rest -= size
-        size //= 2
-    return sizes
-
-
-def _update_rows(rows: int) -> str:
-    # UPDATE ... FROM (SQLite 3.33+): every transaction's register in one statement, never backwards.
-    values = ", ".join(["(?, ?, ?)"] * rows)
-    return (
-        "UPDATE transactions SET last_meter_wh = v.column1, last_meter_at = v.column2 "
-        f"FROM (VALUES {values}) AS v WHERE transactions.id = v.column3 "
-        "AND (transactions.last_meter_at IS NULL OR transactions.last_meter_at <= v.column2)"
-    )
-
-
-def _begin(conn: sqlite3.Connection, patience: float = 30.0) -> None:
-    """BEGIN IMMEDIATE, retrying every few hundred microseconds while another writer holds the lock."""
-    deadline = time.monotonic() + patience
-    pause = 0.0002
-    while True:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        """Let the child finish what it was sent, then end it (it ends when its stdin closes)."""
+        process, self._process = self._process, None
+        if process is None:
             return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.002)
+        if process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()
+        await process.wait()
+        if self._reader is not None:
+            await self._reader
+            self._reader = None
 
 
 def _sqlite_path(url: str) -> str:
@@ -223,7 +197,7 @@ def _sqlite_path(url: str) -> str:
 def _meter_params(
     messages: Sequence[MeterMessage], convert: Callable[[datetime], object], times: dict[datetime, object]
 ) -> tuple[bool, list[tuple[object, ...]]]:
-    """The INSERT parameters of every sampled value, in the order of _METER_COLUMNS, and whether they
+    """The INSERT parameters of every sampled value, in the order of METER_COLUMNS, and whether they
     are all plain (no phase, location or signed data: then each row has the first nine columns only).
 
     Each reading time is converted once (`times` keeps them): the values of one meterValue entry
@@ -249,5 +223,5 @@ def _meter_params(
                 plain = False
                 add(head + sample[1:8] + (None if signed is None else json.dumps(signed),))
     if not plain:
-        params = [row if len(row) > _PLAIN else row + _PADDING for row in params]
+        params = [row if len(row) > PLAIN else row + _PADDING for row in params]
     return plain, params
