@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import marshal
 import sys
 from collections import deque
@@ -21,6 +22,8 @@ from sqlalchemy.engine import make_url
 from voltbridge.store import sqlite_meter
 from voltbridge.store.db import Database
 from voltbridge.store.sqlite_meter import METER_COLUMNS, PLAIN
+
+log = logging.getLogger(__name__)
 
 _PADDING = (None, None, None)  # a plain row's last three columns, in a batch that needs all twelve
 
@@ -116,46 +119,68 @@ class MeterWriteFailed(RuntimeError):
 
 
 class _SqliteChild:
-    """The child process that writes the meter stream to SQLite; started on the first write, and
-    again after it died (the batches it held fail, so their chargers are not told they are stored)."""
+    """The child process that writes the meter stream to SQLite: started on the first write, and
+    again after one died (the batches it held fail, so their chargers are not told they are stored)."""
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._current: _Child | None = None
+        self._starting = asyncio.Lock()
 
     async def write(
         self, plain: bool, rows: Sequence[tuple[object, ...]], updates: Sequence[tuple[object, ...]]
     ) -> None:
-        process = self._process
-        if process is None or process.returncode is not None or process.stdin is None:
-            process = await self._start()
-        assert process.stdin is not None
+        child = self._current
+        if child is None or not child.alive:
+            child = await self._start()
+        await child.send(sqlite_meter.frame((plain, rows, updates)))
+
+    async def _start(self) -> _Child:
+        async with self._starting:  # concurrent first writes start one child, not one each
+            if self._current is None or not self._current.alive:
+                await self.close()
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    sqlite_meter.__file__,
+                    self._path,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    start_new_session=True,  # a terminal's Ctrl-C is for the parent, which flushes through it
+                )
+                self._current = _Child(process)
+            return self._current
+
+    async def close(self) -> None:
+        child, self._current = self._current, None
+        if child is not None:
+            await child.close()
+
+
+class _Child:
+    """One running child, and the answers it owes (in the order the batches were sent)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdin is not None and process.stdout is not None
+        self._process = process
+        self._stdin, self._stdout = process.stdin, process.stdout
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._reader = asyncio.create_task(self._read_answers(), name="meter-sqlite-answers")
+
+    @property
+    def alive(self) -> bool:
+        return self._process.returncode is None and not self._reader.done()
+
+    def send(self, request: bytes) -> asyncio.Future[None]:
         answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append(answer)
-        process.stdin.write(sqlite_meter.frame((plain, rows, updates)))
-        await answer
+        self._stdin.write(request)
+        return answer
 
-    async def _start(self) -> asyncio.subprocess.Process:
-        await self.close()
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            sqlite_meter.__file__,
-            self._path,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            start_new_session=True,  # a terminal's Ctrl-C is for the parent, which flushes through us
-        )
-        self._reader = asyncio.create_task(self._read_answers(self._process), name="meter-sqlite-answers")
-        return self._process
-
-    async def _read_answers(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
+    async def _read_answers(self) -> None:
         try:
             while True:
-                header = await process.stdout.readexactly(4)
-                error = marshal.loads(await process.stdout.readexactly(int.from_bytes(header, "big")))
+                header = await self._stdout.readexactly(4)
+                error = marshal.loads(await self._stdout.readexactly(int.from_bytes(header, "big")))
                 waiter = self._waiting.popleft()
                 if waiter.done():
                     continue
@@ -166,25 +191,22 @@ class _SqliteChild:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
-            self._fail_waiting(f"the SQLite meter writer ended (exit code {await process.wait()})")
+            while self._waiting:
+                waiter = self._waiting.popleft()
+                if not waiter.done():
+                    waiter.set_exception(MeterWriteFailed("the SQLite meter writer process ended"))
 
-    def _fail_waiting(self, reason: str) -> None:
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(MeterWriteFailed(reason))
-
-    async def close(self) -> None:
-        """Let the child finish what it was sent, then end it (it ends when its stdin closes)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()
-        await process.wait()
-        if self._reader is not None:
-            await self._reader
-            self._reader = None
+    async def close(self, patience: float = 60.0) -> None:
+        """Let the child commit what it was sent, then end it (it ends when its stdin closes)."""
+        if not self._stdin.is_closing():
+            self._stdin.close()
+        try:
+            await asyncio.wait_for(self._process.wait(), patience)
+        except TimeoutError:
+            log.error("the SQLite meter writer did not finish within %.0f s; killed", patience)
+            self._process.kill()
+            await self._process.wait()
+        await self._reader
 
 
 def _sqlite_path(url: str) -> str:

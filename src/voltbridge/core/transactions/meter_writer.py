@@ -2,7 +2,9 @@
 
 Every `write` waits until its rows are committed, so a charger is answered only for what is stored.
 Writes that arrive while a batch is being committed join the next batch, so under load one commit
-carries many messages, and when idle a single message is committed at once.
+carries many messages, and when idle a single message is committed at once. Two batches may be on
+their way at once; each is its own transaction, and a register never moves backwards, so their
+order of commit does not matter.
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ class WriterClosed(RuntimeError):
 class MeterWriter:
     """Batches meter-value inserts and transaction register updates into few commits."""
 
-    def __init__(self, db: Database, *, max_rows: int = 2000) -> None:
+    def __init__(self, db: Database, *, max_rows: int = 2000, in_flight: int = 2) -> None:
         self._db = db
         self._bulk = BulkWriter(db)
         self._max_rows = max_rows
+        # Batches sent before the previous one is committed: the database starts the next one as
+        # soon as it is done, instead of waiting for this process to answer and send more.
+        self._in_flight = in_flight
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -91,24 +96,33 @@ class MeterWriter:
         await self._bulk.close()
 
     async def _run(self) -> None:
+        in_flight: set[asyncio.Task[None]] = set()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                batch = self._take_batch()
-                try:
-                    await self._commit(batch)
-                except Exception as exc:
-                    log.exception("writing %d meter-value messages failed", len(batch))
-                    for item in batch:
-                        if not item.done.done():
-                            item.done.set_exception(exc)
+                if len(in_flight) >= self._in_flight:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     continue
-                for item in batch:
-                    if not item.done.done():
-                        item.done.set_result(None)
+                task = asyncio.create_task(self._store(self._take_batch()))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
             if self._closing:
+                await asyncio.gather(*in_flight)
                 return
+
+    async def _store(self, batch: list[_Pending]) -> None:
+        try:
+            await self._commit(batch)
+        except Exception as exc:
+            log.exception("writing %d meter-value messages failed", len(batch))
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_exception(exc)
+            return
+        for item in batch:
+            if not item.done.done():
+                item.done.set_result(None)
 
     def _take_batch(self) -> list[_Pending]:
         rows = 0
