@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -36,6 +37,22 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and of its running child processes (voltbridge writes SQLite from a
+    child), each child's own children included."""
+    total = cpu_seconds(pid)
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children = [int(c) for c in f.read().split()]
+        except FileNotFoundError:  # the thread ended
+            continue
+        for child in children:
+            with contextlib.suppress(FileNotFoundError):  # the child ended
+                total += tree_cpu_seconds(child)
+    return total
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -33,7 +33,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent))
-from bench._support import LoadResult, now_iso, percentile, until_terminated  # noqa: E402
+from bench._support import LoadResult, now_iso, percentile, tree_cpu_seconds, until_terminated  # noqa: E402
 from voltbridge.bus import LocalBus  # noqa: E402
 from voltbridge.bus.base import E, EventHandler  # noqa: E402
 
@@ -270,10 +270,8 @@ class Process:
         self.ports = [int(p) for p in line[1:]]
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time the process has used so far (all its threads)."""
-        with open(f"/proc/{self.process.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User and system CPU time the process and its SQLite writer have used so far."""
+        return tree_cpu_seconds(self.process.pid)
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)

@@ -24,7 +24,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from bench._support import cpu_seconds, hold_idle, rss_bytes, run_load, use_uvloop  # noqa: E402
+from bench._support import (  # noqa: E402
+    cpu_seconds,
+    hold_idle,
+    rss_bytes,
+    run_load,
+    tree_cpu_seconds,
+    use_uvloop,
+)
 
 
 class ServerProcess:
@@ -64,16 +71,16 @@ async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> 
 
     def started() -> None:
         nonlocal cpu_before, loop_before
-        cpu_before, loop_before = cpu_seconds(pid), cpu_seconds(pid, thread=pid)
+        cpu_before, loop_before = tree_cpu_seconds(pid), cpu_seconds(pid, thread=pid)
 
     result = await run_load(server.url, chargers, seconds, on_start=started)
-    cpu, loop = cpu_seconds(pid) - cpu_before, cpu_seconds(pid, thread=pid) - loop_before
+    cpu, loop = tree_cpu_seconds(pid) - cpu_before, cpu_seconds(pid, thread=pid) - loop_before
     figures = result.summary()
     figures["server_cpu_us_per_msg"] = round(cpu / result.answered * 1e6)
-    # How busy the event loop's thread was, and the server's other threads (the SQLite writer), in
-    # cores: a loop thread well under 1.0 means the server waits rather than computes.
+    # How busy the event loop's thread was, and everything else of the server (its other threads and
+    # its SQLite writer process), in cores: a loop thread well under 1.0 means it waits, not computes.
     figures["loop_thread_cores"] = round(loop / result.seconds, 2)
-    figures["other_threads_cores"] = round((cpu - loop) / result.seconds, 2)
+    figures["other_cores"] = round((cpu - loop) / result.seconds, 2)
     figures["seconds"] = result.seconds
     return figures
 
@@ -142,7 +149,7 @@ def main() -> None:
             f"{name:28} {figures['messages_per_s']:>8} {figures.get('persisted_meter_values_per_s', '-')!s:>12} "
             f"{figures['p50_ms']:>8} {figures['p99_ms']:>8} {figures['server_cpu_us_per_msg']:>11} "
             f"{figures.get('rss_kb_per_idle_charger', '-')!s:>8} "
-            f"{figures['loop_thread_cores']:>8}/{figures['other_threads_cores']:<8}"
+            f"{figures['loop_thread_cores']:>8}/{figures['other_cores']:<8}"
         )
     print(f"voltbridge / minimal ocpp central system: {ratio:.1f}x")
     print(
