@@ -50,8 +50,8 @@ def writers_of(path: Path) -> list[int]:
 
 def child_pid(writer: BulkWriter) -> int:
     child = writer._child._current  # type: ignore[union-attr]
-    assert child is not None
-    return child._process.pid
+    assert child is not None and child._transport is not None
+    return child._transport.get_pid()
 
 
 async def test_concurrent_writes_share_one_child_and_close_commits_them(

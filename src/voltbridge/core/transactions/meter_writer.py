@@ -46,6 +46,7 @@ class MeterWriter:
         # Batches sent before the previous one is committed: the database starts the next one as
         # soon as it is done, instead of waiting for this process to answer and send more.
         self._in_flight = in_flight
+        self._sent = 0  # batches on their way
         self._pending: list[_Pending] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -96,33 +97,41 @@ class MeterWriter:
         await self._bulk.close()
 
     async def _run(self) -> None:
-        in_flight: set[asyncio.Task[None]] = set()
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._pending:
-                if len(in_flight) >= self._in_flight:
-                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                task = asyncio.create_task(self._store(self._take_batch()))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            if self._closing:
-                await asyncio.gather(*in_flight)
+            while self._pending and self._sent < self._in_flight:
+                await self._send(self._take_batch())
+            if self._closing and not self._pending and not self._sent:
                 return
 
-    async def _store(self, batch: list[_Pending]) -> None:
+    async def _send(self, batch: list[_Pending]) -> None:
+        messages: list[MeterMessage] = [
+            (item.station_id, item.connector_id, item.transaction_id, item.samples) for item in batch
+        ]
+        registers = [(tx, wh, at) for tx, (wh, at) in self._latest_registers(batch).items()]
+        rows = sum(len(item.samples) for item in batch)
+        self._sent += 1
         try:
-            await self._commit(batch)
-        except Exception as exc:
-            log.exception("writing %d meter-value messages failed", len(batch))
-            for item in batch:
-                if not item.done.done():
-                    item.done.set_exception(exc)
-            return
+            await self._bulk.submit(messages, registers, lambda error: self._committed(batch, rows, error))
+        except Exception as exc:  # not sent (its answer will not come)
+            self._committed(batch, rows, exc)
+
+    def _committed(self, batch: list[_Pending], rows: int, error: BaseException | None) -> None:
+        """A batch's answer (called by the bulk writer as it arrives: its chargers are waiting)."""
+        self._sent -= 1
+        self._wakeup.set()  # room for the next batch
+        if error is None:
+            self.rows_written += rows
+            self.batches += 1
+        else:
+            log.error("writing %d meter-value messages failed", len(batch), exc_info=error)
         for item in batch:
             if not item.done.done():
-                item.done.set_result(None)
+                if error is None:
+                    item.done.set_result(None)
+                else:
+                    item.done.set_exception(error)
 
     def _take_batch(self) -> list[_Pending]:
         rows = 0
@@ -134,14 +143,6 @@ class MeterWriter:
                 break
         batch, self._pending = self._pending[:count], self._pending[count:]
         return batch
-
-    async def _commit(self, batch: list[_Pending]) -> None:
-        messages: list[MeterMessage] = [
-            (item.station_id, item.connector_id, item.transaction_id, item.samples) for item in batch
-        ]
-        registers = [(tx, wh, at) for tx, (wh, at) in self._latest_registers(batch).items()]
-        self.rows_written += await self._bulk.write(messages, registers)
-        self.batches += 1
 
     @staticmethod
     def _latest_registers(batch: list[_Pending]) -> dict[int, Reading]:
