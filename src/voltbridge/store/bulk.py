@@ -99,7 +99,9 @@ class BulkWriter:
         times: dict[datetime, object] = {}  # reading time -> its stored form, for this batch
         plain, params = _meter_params(messages, self._time, times)
         updates: list[tuple[object, ...]] = []
-        for tx, wh, at in registers:
+        # In transaction order: two batches on their way at once then lock their rows in the same
+        # order (PostgreSQL would otherwise find them deadlocked and fail one).
+        for tx, wh, at in sorted(registers):
             stored = times.get(at)
             if stored is None:
                 stored = self._time(at)
