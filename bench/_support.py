@@ -100,7 +100,7 @@ def meter_values_frame(unique_id: str, transaction_id: int, register_wh: int) ->
 
 async def _session(url: str, station_id: str) -> tuple[RawClient, int]:
     """Connect, boot and start a transaction; returns the socket and the transaction id."""
-    host, port, path = _split(url)
+    host, port, path = split_ws_url(url)
     client = await RawClient.connect(host, port, f"{path}/{station_id}")
     boot = '[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Load"}]'
     await client.exchange(boot)
@@ -162,7 +162,7 @@ async def run_load(
     return result
 
 
-def _split(url: str) -> tuple[str, int, str]:
+def split_ws_url(url: str) -> tuple[str, int, str]:
     host_port, _, path = url.removeprefix("ws://").partition("/")
     host, _, port = host_port.partition(":")
     return host, int(port), f"/{path}"
@@ -172,7 +172,7 @@ async def hold_idle(
     url: str, count: int, ready: asyncio.Event, release: asyncio.Event, *, prefix: str = "IDLE"
 ) -> int:
     """Open `count` sockets, boot each, signal `ready`, and hold them until `release`."""
-    host, port, path = _split(url)
+    host, port, path = split_ws_url(url)
     clients: list[RawClient] = []
     semaphore = asyncio.Semaphore(200)
     boot = '[2,"b","BootNotification",{"chargePointVendor":"Bench","chargePointModel":"Idle"}]'
