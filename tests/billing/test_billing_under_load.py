@@ -9,7 +9,6 @@ its last reading, and an exact CDR.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.billing.billing_helpers import (
     start,
     stop,
 )
+from tests.bus.support import wait_until
 from tests.chargers import TestCharger, connected
 from tests.conftest import ADMIN_TOKEN, api_url, make_settings, ocpp_url
 from voltbridge.app import App
@@ -52,12 +52,6 @@ async def _stream(charger: TestCharger, tx: int, until: asyncio.Event) -> int:
 
 def _billing(bus: LocalBus) -> SubscriptionStats:
     return {s.name: s for s in bus.stats()}["billing-sessions"]
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_a_session_started_amid_a_burst_of_meter_values_gets_its_snapshot_and_exact_cdr(
@@ -88,7 +82,7 @@ async def test_a_session_started_amid_a_burst_of_meter_values_gets_its_snapshot_
             ]
             # Billing is behind the stream (newer readings take the place of queued ones) before
             # the session starts: how far behind a given machine gets on its own varies.
-            await _until(lambda: _billing(bus).coalesced > 0)
+            await wait_until(lambda: _billing(bus).coalesced > 0, timeout=30)
             tx = await start(a, id_tag="DRIVER", at=T0, meter_start=0)
             for minute in range(4, 40, 4):
                 await meter(a, tx, register(T0 + timedelta(minutes=minute), 100 * minute))
