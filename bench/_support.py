@@ -11,7 +11,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bench._rawclient import RawClient, timed
 
@@ -70,6 +70,7 @@ class LoadResult:
     seconds: float = 0.0
     connect_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    measured_from: datetime | None = None  # wall clock (UTC) when the measured window began
 
     @property
     def rate(self) -> float:
@@ -110,10 +111,12 @@ async def _session(url: str, station_id: str) -> tuple[RawClient, int]:
 
 
 async def _drive(
-    client: RawClient, tx: int, deadline: float, result: LoadResult, heartbeat_every: int
+    client: RawClient, tx: int, window: tuple[float, float], result: LoadResult, heartbeat_every: int
 ) -> None:
+    """Exchange messages until the window's end; count those sent within it."""
+    start, deadline = window
     n = 0
-    while time.perf_counter() < deadline:
+    while (sent := time.perf_counter()) < deadline:
         n += 1
         uid = str(n)
         if heartbeat_every and n % heartbeat_every == 0:
@@ -121,6 +124,8 @@ async def _drive(
         else:
             frame = meter_values_frame(uid, tx, n * 10)
         reply, latency = await timed(client, frame)
+        if sent < start:
+            continue
         result.latencies.append(latency)
         if reply.startswith(f'[3,"{uid}"'):
             result.answered += 1
@@ -135,25 +140,32 @@ async def run_load(
     *,
     prefix: str = "LOAD",
     heartbeat_every: int = 10,
+    settle: float = 0.0,
     on_start: Callable[[], object] | None = None,
 ) -> LoadResult:
     """`chargers` sockets each sending MeterValues (and a Heartbeat now and then) back to back.
 
-    Every charger first connects, boots and starts a transaction; the clock (and `on_start`) starts
-    once all are in a transaction, so the figures are the steady state. `connect_seconds` says how
-    long getting there took.
+    Every charger first connects, boots and starts a transaction. The chargers then send for
+    `settle` seconds that are not counted (the server is still handling their starts), and the
+    clock (and `on_start`) starts: the figures are the steady state. `connect_seconds` says how
+    long getting to the first message took.
     """
     result = LoadResult()
     began = time.perf_counter()
     sessions = await asyncio.gather(*(_session(url, f"{prefix}{i:05d}") for i in range(chargers)))
     result.connect_seconds = time.perf_counter() - began
-    if on_start is not None:
-        on_start()
-    begin = time.perf_counter()
-    deadline = begin + seconds
+
+    def start_clock() -> None:
+        if on_start is not None:
+            on_start()
+
+    begin = time.perf_counter() + settle
+    result.measured_from = datetime.now(UTC) + timedelta(seconds=settle)
+    window = (begin, begin + seconds)
+    asyncio.get_running_loop().call_later(settle, start_clock)
     try:
         await asyncio.gather(
-            *(_drive(client, tx, deadline, result, heartbeat_every) for client, tx in sessions)
+            *(_drive(client, tx, window, result, heartbeat_every) for client, tx in sessions)
         )
     finally:
         for client, _ in sessions:

@@ -1,6 +1,6 @@
 """OCPP 1.6 throughput: voltbridge (persisting on SQLite) against a minimal `ocpp`-package central system.
 
-    .venv/bin/python bench/ocpp_throughput.py [--chargers 50] [--seconds 10] [--idle 10000]
+    .venv/bin/python bench/ocpp_throughput.py [--chargers 50] [--seconds 10] [--settle 3] [--idle 10000]
 
 Each server runs in its own process; the simulated chargers run in this process (a lean client that
 sends prepared frames, so the client is not what is measured). Prints, for each server: MeterValues
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -55,16 +56,11 @@ class ServerProcess:
         self.process.wait(timeout=60)
 
 
-def persisted_meter_messages(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
-        # Four sampled values per MeterValues message in this benchmark.
-        rows = conn.execute("SELECT count(*) FROM meter_values").fetchone()[0]
-    return int(rows) // 4
-
-
-async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> dict[str, float]:
+async def measure_load(
+    server: ServerProcess, chargers: int, seconds: float, settle: float
+) -> tuple[dict[str, float], datetime | None]:
     """Steady-state load figures, plus the server's CPU time per answered message (robust to a busy
-    machine). The CPU clock starts when every charger is connected and in a transaction."""
+    machine). The CPU clock starts `settle` seconds after every charger is in a transaction."""
     await run_load(server.url, chargers, min(2.0, seconds), prefix="WARM")  # warm-up: connections, caches
     pid = server.process.pid
     cpu_before = loop_before = 0.0
@@ -73,7 +69,7 @@ async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> 
         nonlocal cpu_before, loop_before
         cpu_before, loop_before = tree_cpu_seconds(pid), cpu_seconds(pid, thread=pid)
 
-    result = await run_load(server.url, chargers, seconds, on_start=started)
+    result = await run_load(server.url, chargers, seconds, settle=settle, on_start=started)
     cpu, loop = tree_cpu_seconds(pid) - cpu_before, cpu_seconds(pid, thread=pid) - loop_before
     figures = result.summary()
     figures["server_cpu_us_per_msg"] = round(cpu / result.answered * 1e6)
@@ -82,7 +78,7 @@ async def measure_load(server: ServerProcess, chargers: int, seconds: float) -> 
     figures["loop_thread_cores"] = round(loop / result.seconds, 2)
     figures["other_cores"] = round((cpu - loop) / result.seconds, 2)
     figures["seconds"] = result.seconds
-    return figures
+    return figures, result.measured_from
 
 
 async def measure_idle(server: ServerProcess, count: int) -> float:
@@ -106,6 +102,12 @@ def main() -> None:
     parser.add_argument(
         "--idle", type=int, default=10_000, help="idle chargers for the memory figure (0: skip)"
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="seconds of load before the clock starts, while the server finishes handling the starts",
+    )
     args = parser.parse_args()
     use_uvloop()
     report: dict[str, dict[str, float]] = {}
@@ -114,18 +116,22 @@ def main() -> None:
         db = Path(tmp) / "bench.db"
         server = ServerProcess("voltbridge", str(db))
         try:
-            report["voltbridge"] = asyncio.run(measure_load(server, args.chargers, args.seconds))
+            report["voltbridge"], measured_from = asyncio.run(
+                measure_load(server, args.chargers, args.seconds, args.settle)
+            )
             if args.idle:
                 report["voltbridge"]["rss_kb_per_idle_charger"] = round(
                     asyncio.run(measure_idle(server, args.idle)) / 1024, 1
                 )
         finally:
             server.stop()
-        # Rows written during the measured window only: the warm-up's chargers are excluded by prefix,
-        # and the measured chargers send meter values only once the clock runs.
+        # Rows of the measured window only: the warm-up's chargers are excluded by prefix, and the
+        # settling seconds by the readings' time (the time each message carries, as SQLite stores it).
+        assert measured_from is not None
         with sqlite3.connect(db) as conn:
             measured = conn.execute(
-                "SELECT count(*) FROM meter_values WHERE station_id LIKE 'LOAD%'"
+                "SELECT count(*) FROM meter_values WHERE station_id LIKE 'LOAD%' AND at >= ?",
+                (measured_from.strftime("%Y-%m-%d %H:%M:%S.%f"),),
             ).fetchone()[0]
         report["voltbridge"]["persisted_meter_values_per_s"] = round(
             measured / 4 / report["voltbridge"]["seconds"]
@@ -133,13 +139,18 @@ def main() -> None:
 
     minimal = ServerProcess("minimal")
     try:
-        report["ocpp package (minimal)"] = asyncio.run(measure_load(minimal, args.chargers, args.seconds))
+        report["ocpp package (minimal)"], _ = asyncio.run(
+            measure_load(minimal, args.chargers, args.seconds, args.settle)
+        )
     finally:
         minimal.stop()
 
     vb, mini = report["voltbridge"], report["ocpp package (minimal)"]
     ratio = vb["messages_per_s"] / mini["messages_per_s"] if mini["messages_per_s"] else float("inf")
-    print(f"chargers={args.chargers} seconds={args.seconds} idle={args.idle} cpus={os.cpu_count()}")
+    print(
+        f"chargers={args.chargers} seconds={args.seconds} settle={args.settle} idle={args.idle} "
+        f"cpus={os.cpu_count()}"
+    )
     print(
         f"{'server':28} {'msg/s':>8} {'persisted/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/msg':>11} "
         f"{'KB/idle':>8} {'loop/other cores':>17}"
