@@ -93,7 +93,10 @@ class Gateway:
             assert ws.request is not None
             station_id = await self._admit(ws, ws.request)
             if station_id is not None:
-                await self._run_connection(ws, station_id, ws.accept())
+                # Read before the handshake is answered: from the 101 on, the station is reachable
+                # (no await between accepting and registering it for commands).
+                lenient = await self._stations.lenient(station_id)
+                await self._run_connection(ws, station_id, ws.accept(), lenient=lenient)
         except TransportClosed:
             pass  # gone during the handshake, or the request was no WebSocket upgrade (answered)
         except Exception:
@@ -132,12 +135,10 @@ class Gateway:
             return None
         return station_id
 
-    async def _run_connection(self, ws: ServerSocket, station_id: str, subprotocol: str | None) -> None:
+    async def _run_connection(
+        self, ws: ServerSocket, station_id: str, subprotocol: str | None, *, lenient: bool
+    ) -> None:
         version = OcppVersion(subprotocol) if subprotocol else self._options.versions[0]
-        if subprotocol is None:
-            await self._stations.record_event(
-                station_id, "quirk", {"kind": "no_subprotocol", "assumed": version}
-            )
         conn = Connection(
             station_id,
             version,
@@ -145,7 +146,7 @@ class Gateway:
             self._routers[version],
             validators=Validators.for_version(version),
             traffic=self._traffic,
-            lenient=await self._stations.lenient(station_id),
+            lenient=lenient,
             on_quirks=self._record_quirks,
         )
         previous = self.connections.get(station_id)
@@ -157,6 +158,10 @@ class Gateway:
         await self._bus.register_station(station_id, conn.call)
         await self._stations.connected(station_id, ocpp_version=version.value, node=node)
         await self._traffic.connected(station_id, version.value, conn.call)
+        if subprotocol is None:
+            await self._stations.record_event(
+                station_id, "quirk", {"kind": "no_subprotocol", "assumed": version}
+            )
         log.info("%s connected (%s) from %s", station_id, version.value, conn.transport.remote)
         reason = "?"
         try:
