@@ -155,14 +155,11 @@ async def run_load(
     sessions = await asyncio.gather(*(_session(url, f"{prefix}{i:05d}") for i in range(chargers)))
     result.connect_seconds = time.perf_counter() - began
 
-    def start_clock() -> None:
-        if on_start is not None:
-            on_start()
-
     begin = time.perf_counter() + settle
     result.measured_from = datetime.now(UTC) + timedelta(seconds=settle)
     window = (begin, begin + seconds)
-    asyncio.get_running_loop().call_later(settle, start_clock)
+    if on_start is not None:
+        asyncio.get_running_loop().call_later(settle, on_start)
     try:
         await asyncio.gather(
             *(_drive(client, tx, window, result, heartbeat_every) for client, tx in sessions)
