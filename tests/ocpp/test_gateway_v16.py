@@ -398,11 +398,6 @@ async def test_meter_values_are_flushed_on_shutdown(make_app: AppFactory) -> Non
         rows = (await s.scalars(select(MeterValue))).all()
     await reopened.db.close()
     assert [r.raw for r in rows] == ["0"]
-    app.stop = _noop  # type: ignore[method-assign]
-
-
-async def _noop() -> None:
-    return None
 
 
 async def test_commands_go_one_at_a_time_in_order(app: App) -> None:

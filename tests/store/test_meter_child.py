@@ -1,5 +1,6 @@
-"""The SQLite meter writer's child process: it commits what it is sent, reports what it could not
-commit, and a child that dies fails only the batches it held; the next write starts another."""
+"""The meter writer's SQLite child process: it commits what it is sent, reports what it could not
+commit, and a child that dies fails only the batches it held; the next write starts another. And on
+both backends, a stopping server commits what is on its way."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from tests.conftest import AppFactory
+from voltbridge.app import App
 from voltbridge.core.metering import Sample
 from voltbridge.store import Database
 from voltbridge.store.bulk import BulkWriter, MeterMessage, MeterWriteFailed
+from voltbridge.store.models import MeterValue
 
 AT = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 
@@ -100,3 +105,19 @@ async def test_a_child_that_dies_fails_what_it_held_and_the_next_write_starts_an
     assert child_pid(writer) != first
     await writer.close()
     assert [r[2] for r in rows(path) if r[1].startswith("Energy")] == [1.0, 3.0]
+
+
+async def test_values_on_their_way_when_the_server_stops_are_committed(make_app: AppFactory) -> None:
+    """A stopping server commits what the meter writer holds (on SQLite, through the child)."""
+    app = await make_app(http=False)
+    samples = [Sample(AT, "Energy.Active.Import.Register", None, "Wh", 1.0, "1", None, None, None)] * 2
+    writes = [asyncio.create_task(app.meter_writer.write("CP-1", 1, None, samples)) for _ in range(300)]
+    await asyncio.sleep(0)  # every write is queued, most not yet sent
+    assert app.meter_writer.depth > 0
+    await app.stop()
+    await asyncio.gather(*writes)  # none failed
+    reopened = App.build(app.settings)
+    async with reopened.db.read() as session:
+        stored = await session.scalar(select(func.count()).select_from(MeterValue))
+    await reopened.db.close()
+    assert stored == 600
