@@ -490,3 +490,20 @@ async def _last_seen(app: App, station_id: str) -> datetime:
 
 async def _all_later(app: App, since: dict[str, datetime]) -> bool:
     return all([await _last_seen(app, sid) > at for sid, at in since.items()])
+
+
+async def test_a_station_takes_commands_as_soon_as_its_handshake_is_answered(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the gateway reads about a station at connect is slowed down, as on a loaded server: the
+    # station must be reachable for commands from the 101 on, not only once that read is done.
+    await app.stations.register("CP1")
+    read = app.stations.lenient
+
+    async def slow_read(station_id: str) -> bool:
+        await asyncio.sleep(0.3)
+        return await read(station_id)
+
+    monkeypatch.setattr(app.stations, "lenient", slow_read)
+    async with connected(ocpp_url(app), "CP1"):
+        assert (await app.commands.send("CP1", "Reset", {"type": "Soft"}))["status"] == "Accepted"
