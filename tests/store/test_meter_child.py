@@ -46,6 +46,21 @@ def rows(path: Path) -> list[tuple[str, str, float]]:
         return conn.execute("SELECT station_id, measurand, value FROM meter_values ORDER BY id").fetchall()
 
 
+async def write(writer: BulkWriter, messages: list[MeterMessage]) -> int:
+    """Submit the messages; return their row count once committed (raise what failed them)."""
+    committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if error is None:
+            committed.set_result(None)
+        else:
+            committed.set_exception(error)
+
+    rows = await writer.submit(messages, [], settle)
+    await committed
+    return rows
+
+
 def writers_of(path: Path) -> list[int]:
     """The pids of this process's children that write to `path`."""
     me = os.getpid()
@@ -64,7 +79,7 @@ async def test_concurrent_writes_share_one_child_and_close_commits_them(
 ) -> None:
     db, path = sqlite_file
     writer = BulkWriter(db)
-    written = await asyncio.gather(*(writer.write([message(f"CP{i}", i)], []) for i in range(20)))
+    written = await asyncio.gather(*(write(writer, [message(f"CP{i}", i)]) for i in range(20)))
     assert written == [2] * 20
     assert writers_of(path) == [child_pid(writer)]
     await writer.close()
@@ -75,14 +90,14 @@ async def test_concurrent_writes_share_one_child_and_close_commits_them(
 async def test_a_batch_the_database_refuses_fails_alone(sqlite_file: tuple[Database, Path]) -> None:
     db, path = sqlite_file
     writer = BulkWriter(db)
-    await writer.write([message("CP-1", 1)], [])
+    await write(writer, [message("CP-1", 1)])
     with sqlite3.connect(path) as conn:
         conn.execute("ALTER TABLE meter_values RENAME TO meter_values_away")
     with pytest.raises(MeterWriteFailed, match="no such table"):
-        await writer.write([message("CP-1", 2)], [])
+        await write(writer, [message("CP-1", 2)])
     with sqlite3.connect(path) as conn:
         conn.execute("ALTER TABLE meter_values_away RENAME TO meter_values")
-    await writer.write([message("CP-1", 3)], [])  # the same child goes on
+    await write(writer, [message("CP-1", 3)])  # the same child goes on
     await writer.close()
     assert [r[2] for r in rows(path) if r[1].startswith("Energy")] == [1.0, 3.0]
 
@@ -92,16 +107,16 @@ async def test_a_child_that_dies_fails_what_it_held_and_the_next_write_starts_an
 ) -> None:
     db, path = sqlite_file
     writer = BulkWriter(db)
-    await writer.write([message("CP-1", 1)], [])
+    await write(writer, [message("CP-1", 1)])
     first = child_pid(writer)
     os.kill(first, signal.SIGSTOP)  # the batch below is sent but never committed
-    held = asyncio.create_task(writer.write([message("CP-1", 2)], []))
+    held = asyncio.create_task(write(writer, [message("CP-1", 2)]))
     await asyncio.sleep(0.1)
     assert not held.done()
     os.kill(first, signal.SIGKILL)
     with pytest.raises(MeterWriteFailed, match="ended"):
         await held
-    await writer.write([message("CP-1", 3)], [])
+    await write(writer, [message("CP-1", 3)])
     assert child_pid(writer) != first
     await writer.close()
     assert [r[2] for r in rows(path) if r[1].startswith("Energy")] == [1.0, 3.0]

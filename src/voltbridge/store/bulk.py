@@ -114,13 +114,6 @@ class BulkWriter:
             task.add_done_callback(self._tasks.discard)
         return len(params)
 
-    async def write(self, messages: Sequence[MeterMessage], registers: Sequence[RegisterUpdate]) -> int:
-        """`submit`, returning once committed (raising what failed it)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        rows = await self.submit(messages, registers, lambda error: _settle(done, error))
-        await done
-        return rows
-
     async def _write_postgres(
         self,
         plain: bool,
@@ -150,15 +143,6 @@ class BulkWriter:
 
 
 Committed = Callable[[BaseException | None], None]
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
 
 
 class MeterWriteFailed(RuntimeError):
