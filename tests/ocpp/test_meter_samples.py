@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -82,6 +83,13 @@ def test_timestamps_are_read_in_utc_and_an_unreadable_one_is_invalid_input() -> 
         meter_samples([{"timestamp": "2025-13-01T00:00:00Z", "sampledValue": [{"value": "1"}]}])
 
 
+@pytest.mark.parametrize("raw", ["NaN", "nan", "inf", "-Infinity", "1e999"])
+def test_a_value_that_is_no_finite_number_is_kept_as_sent_but_not_read(raw: str) -> None:
+    sample = reading(AT, raw, unit="kWh")
+    assert (sample.value, sample.raw, sample.unit) == (None, raw, "Wh")
+    assert last_register([sample]) is None
+
+
 def reading(at: datetime, value: str, **sv: Any) -> Sample:
     return normalise(at, sv.pop("measurand", REGISTER), sv.pop("unit", None), value, **sv)
 
@@ -135,6 +143,8 @@ def expected(at: datetime, sv: dict[str, Any]) -> tuple[object, ...]:
         try:
             value = float(raw)
         except ValueError:
+            value = None
+        if value is not None and not math.isfinite(value):  # "NaN", "inf": not a reading
             value = None
     if unit in _SCALE:
         unit, factor = _SCALE[unit]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from math import isfinite
 from typing import Any, NamedTuple
 
 # Prefixed units are scaled to their base unit; everything else is kept as sent.
@@ -83,6 +84,9 @@ def normalise_plain(
         value: float | None = float(raw)
     except ValueError:
         value = None
+    else:
+        if not isfinite(value):  # "NaN", "inf": kept as sent (raw), never counted or priced
+            value = None
     scale = _SCALE.get(unit)
     if scale is not None:
         unit = scale[0]
