@@ -9,6 +9,7 @@ Each prints `PORT <n>` when it listens and runs until SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,7 +75,8 @@ class MinimalChargePoint(ChargePoint):  # type: ignore[misc]
 async def serve_minimal() -> None:
     async def handler(ws: Any) -> None:
         station_id = ws.request.path.rsplit("/", 1)[-1]
-        await MinimalChargePoint(station_id, ws).start()
+        with contextlib.suppress(websockets.ConnectionClosed):  # the load ends by closing its sockets
+            await MinimalChargePoint(station_id, ws).start()
 
     async with websockets.serve(
         handler, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")], compression=None, ping_interval=None
