@@ -127,6 +127,55 @@ async def test_calls_sent_without_waiting_are_all_answered_in_order(app: App) ->
     writer.close()
 
 
+async def test_frames_however_the_reads_cut_them_are_each_answered(app: App) -> None:
+    """Whole frames are framed by us, the rest by websockets: a stream cut at every place (within a
+    header, a mask, a 16-bit length, between frames, with a ping and a fragmented message among
+    them) is answered the same."""
+    await app.stations.register("CP1")
+    reader, writer = await raw_socket(app)
+    long_call = '[2,"d1","DataTransfer",{"vendorId":"' + "v" * 200 + '"}]'  # a 16-bit length
+    stream = b"".join(
+        [
+            masked_frame(b'[2,"a1","Heartbeat",{}]'),
+            masked_frame(long_call.encode()),
+            masked_frame(b"still there?", opcode=0x9),  # ping
+            masked_frame(b'[2,"f1","Heart', fin=False),
+            masked_frame(b'beat",{}]', opcode=0x0),
+            masked_frame(b'[2,"a2","Heartbeat",{}]'),
+        ]
+    )
+    for size in (1, 3, 7, 29, len(stream)):
+        for at in range(0, len(stream), size):
+            writer.write(stream[at : at + size])
+            await writer.drain()
+            if size < len(stream):
+                await asyncio.sleep(0.001)  # most pieces are read on their own
+        frames = [await asyncio.wait_for(read_frame(reader), 5) for _ in range(5)]
+        assert (0xA, b"still there?") in frames  # the pong (at once: answers wait for their handler)
+        answered = [json.loads(payload)[:2] for opcode, payload in frames if opcode == 0x1]
+        assert answered == [[3, "a1"], [3, "d1"], [3, "f1"], [3, "a2"]], size
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(struct.pack("!BB", 0x81, 5) + b"hello", id="unmasked"),
+        pytest.param(masked_frame(b"hello", opcode=0x1 | 0x40), id="reserved bit"),
+        pytest.param(masked_frame(b"hello", opcode=0x3), id="unknown opcode"),
+    ],
+)
+async def test_a_frame_against_rfc_6455_closes_with_1002(app: App, frame: bytes) -> None:
+    await app.stations.register("CP1")
+    reader, writer = await raw_socket(app)
+    writer.write(masked_frame(HEARTBEAT.encode()) + frame)  # one good frame first, in the same read
+    opcode = 0
+    while opcode != 0x8:  # the answer to the heartbeat may come before the close frame, or not at all
+        opcode, payload = await asyncio.wait_for(read_frame(reader), 5)
+    assert struct.unpack("!H", payload[:2])[0] == CloseCode.PROTOCOL_ERROR
+    writer.close()
+
+
 async def test_a_message_over_the_limit_closes_with_1009(app: App) -> None:
     await app.stations.register("CP1")
     async with websockets.connect(url(app), subprotocols=[Subprotocol("ocpp1.6")], max_size=None) as ws:

@@ -6,6 +6,12 @@ does (docs/performance.md). Here, `data_received` feeds websockets' `ServerProto
 frames, answers pings, echoes close frames and enforces the message size) and hands every complete
 message to the attached `MessageSink` at once; `send` writes synchronously to the socket.
 
+Almost every frame a charger sends is a whole text message in one masked frame, and almost every
+frame we send is one unmasked text frame. Those two cases are framed here, in a few lines, while the
+state machine is open and between frames (its parse generator and frame objects cost more than the
+rest of the message's framing); everything else, including a frame that is split across reads, a
+fragment, a control frame or anything malformed, goes through websockets as before.
+
 The opening handshake stays asynchronous: reading pauses when the HTTP request is complete, the
 gateway decides (station lookup, password check) in its own task, then answers with `refuse` or
 `accept`, and reading resumes once a sink is attached. Messages pipelined behind the request wait.
@@ -22,7 +28,13 @@ from typing import Any, Protocol, cast
 
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets without its C extension
+    from websockets.utils import apply_mask
 from websockets.http11 import Request
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
@@ -119,8 +131,11 @@ class ServerSocket(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         # Any data proves the peer alive: some chargers answer pings late or never (FIELD-NOTES §7).
         self._awaiting_pong = False
+        taken = self._plain_frames(data)
+        if taken == len(data):
+            return
         ws = self._ws
-        ws.receive_data(data)
+        ws.receive_data(data[taken:] if taken else data)
         for event in ws.events_received():
             if type(event) is Frame:
                 self._frame(event)
@@ -188,11 +203,16 @@ class ServerSocket(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             raise TransportClosed(self._reason or "closed")
-        try:
-            self._ws.send_text(message.encode())
-        except InvalidState as exc:
-            raise TransportClosed(str(exc)) from exc
-        self._flush()
+        ws = self._ws
+        payload = message.encode()
+        if ws.state is State.OPEN and not ws.expect_continuation_frame and not ws.extensions:
+            transport.write(_text_frame(payload))  # unmasked (a server's), FIN, text
+        else:
+            try:
+                ws.send_text(payload)
+            except InvalidState as exc:
+                raise TransportClosed(str(exc)) from exc
+            self._flush()
         if transport.get_write_buffer_size() > self._options.max_write_buffer:
             self._drop("the charger does not read what we send")
 
@@ -238,6 +258,43 @@ class ServerSocket(asyncio.Protocol):
                 self._deliver(data)
         # A PONG needs nothing more (data_received noted the peer alive). A PING is answered and a
         # CLOSE echoed by the state machine; their replies go out in _flush.
+
+    def _plain_frames(self, data: bytes) -> int:
+        """Deliver the whole masked text or binary frames at the start of `data` (the common case);
+        returns how many bytes they took. Stops at anything else: the rest goes to websockets."""
+        ws = self._ws
+        sink = self._sink
+        if (
+            sink is None
+            or ws.reader.buffer  # websockets holds part of a frame
+            or ws.current_size is not None  # a fragmented message is in progress
+            or ws.state is not State.OPEN
+            or ws.extensions
+            or ws.max_fragment_size is not None
+        ):
+            return 0
+        limit = ws.max_message_size
+        end = len(data)
+        taken = 0
+        while end - taken >= 6 and ws.state is State.OPEN:  # the sink may have closed the socket
+            first, second = data[taken], data[taken + 1]
+            # FIN, no reserved bits, text (0x81) or binary (0x82); masked, as a client's must be.
+            if (first != 0x81 and first != 0x82) or second < 0x80:
+                break
+            length = second & 0x7F
+            mask_at = taken + 2
+            if length == 126:
+                length = int.from_bytes(data[mask_at : mask_at + 2], "big")
+                mask_at += 2
+            elif length == 127:
+                break
+            start = mask_at + 4
+            stop = start + length
+            if stop > end or (limit is not None and length > limit):
+                break
+            sink.message_received(apply_mask(data[start:stop], data[mask_at:start]))
+            taken = stop
+        return taken
 
     def _deliver(self, data: bytes) -> None:
         if self._sink is None:
@@ -292,6 +349,15 @@ class ServerSocket(asyncio.Protocol):
         if close is None:
             return "closed by charger"
         return f"closed by charger ({close.code} {close.reason})".rstrip()
+
+
+def _text_frame(payload: bytes) -> bytes:
+    length = len(payload)
+    if length < 126:
+        return bytes((0x81, length)) + payload
+    if length < 65536:
+        return b"\x81\x7e" + length.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + length.to_bytes(8, "big") + payload
 
 
 def _first_supported(protocol: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
