@@ -36,8 +36,11 @@ may be missing, in strict mode too: OCPP 1.6 names ISO 8601, which allows local 
 send it (steve #96, evcc #10399), and core reads such a time as UTC and flags it (core/timeutil.py).
 A time that is not a time at all still fails.
 
-The valid case costs one call of the compiled validator. Only a payload that fails is walked along
-its schema to find and fix quirks, and validated once more.
+The valid case costs one call of the schema's acceptor (acceptor.py): a yes/no check compiled from
+the same schema, never more lenient than the validator and over twice as fast on a MeterValues. Only
+when it says no does the compiled validator run, to name the broken rule (a schema with no acceptor
+has the validator alone). Only a payload that fails is walked along its schema to find and fix
+quirks, and validated once more.
 """
 
 from __future__ import annotations
@@ -53,12 +56,14 @@ from typing import cast
 import fastjsonschema
 from fastjsonschema import JsonSchemaValueException
 
+from voltbridge.ocpp.acceptor import Accept, compile_acceptor
 from voltbridge.ocpp.protocol import ErrorKind, OcppError, OcppVersion
 
 __all__ = ["LENIENT_ENUM_FIELDS", "Quirk", "QuirkKind", "ValidationFailed", "Validators"]
 
 Payload = dict[str, object]
 _Validate = Callable[[object], object]
+_Compiled = tuple[Accept | None, _Validate]  # the acceptor (None if the schema has none) and validator
 _Schema = dict[str, object]
 
 # Fields whose enum only describes a reading or an error. An unknown value there loses a label, not
@@ -109,6 +114,7 @@ _DATE_TIME = (
     r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)"
     r"(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?\Z"
 )
+_DATE_TIME_RE = re.compile(_DATE_TIME)
 
 _KIND_BY_RULE: dict[str, ErrorKind] = {
     "type": ErrorKind.TYPE_CONSTRAINT_VIOLATION,
@@ -134,8 +140,8 @@ class Validators:
                 if f"{action}Response.json" in names:
                     actions.add(action)
         self.actions = frozenset(actions)
-        self._requests: dict[str, _Validate] = {}
-        self._responses: dict[str, _Validate] = {}
+        self._requests: dict[str, _Compiled] = {}
+        self._responses: dict[str, _Compiled] = {}
         self._schemas: dict[tuple[str, bool], _Schema] = {}
 
     @classmethod
@@ -161,7 +167,9 @@ class Validators:
 
         Raises `ValidationFailed` with the CALLERROR code to answer. A valid payload is returned as is.
         """
-        validate = self._requests.get(action) or self._compile(action, request=True)
+        accept, validate = self._requests.get(action) or self._compile(action, request=True)
+        if accept is not None and accept(payload):
+            return payload, []
         try:
             validate(payload)
         except JsonSchemaValueException as exc:
@@ -170,7 +178,9 @@ class Validators:
 
     def check_response(self, action: str, payload: Payload, *, lenient: bool) -> tuple[Payload, list[Quirk]]:
         """Check the payload of the CALLRESULT to a CALL of `action`, as `check_request` does."""
-        validate = self._responses.get(action) or self._compile(action, request=False)
+        accept, validate = self._responses.get(action) or self._compile(action, request=False)
+        if accept is not None and accept(payload):
+            return payload, []
         try:
             validate(payload)
         except JsonSchemaValueException as exc:
@@ -186,7 +196,7 @@ class Validators:
             schema = self._schemas[action, request] = cast(_Schema, json.loads(text))
         return schema
 
-    def _compile(self, action: str, *, request: bool) -> _Validate:
+    def _compile(self, action: str, *, request: bool) -> _Compiled:
         if action not in self.actions:
             raise ValidationFailed(
                 ErrorKind.NOT_IMPLEMENTED,
@@ -196,13 +206,12 @@ class Validators:
                 "",
                 "action",
             )
+        schema = self._schema(action, request)
         # use_default=False: a validator must not write the schema's defaults into the payload.
-        compiled = fastjsonschema.compile(
-            self._schema(action, request), formats={"date-time": _DATE_TIME}, use_default=False
-        )
-        validate = cast(_Validate, compiled)
-        (self._requests if request else self._responses)[action] = validate
-        return validate
+        compiled = fastjsonschema.compile(schema, formats={"date-time": _DATE_TIME}, use_default=False)
+        pair: _Compiled = (compile_acceptor(schema, _DATE_TIME_RE), cast(_Validate, compiled))
+        (self._requests if request else self._responses)[action] = pair
+        return pair
 
     def _on_failure(
         self, action: str, request: bool, payload: Payload, exc: JsonSchemaValueException, lenient: bool
@@ -213,7 +222,7 @@ class Validators:
         relaxed = relaxer.relax(payload)
         if not relaxer.quirks:
             raise self._failed(action, exc) from None
-        validate = (self._requests if request else self._responses)[action]
+        _, validate = (self._requests if request else self._responses)[action]
         try:
             validate(relaxed)
         except JsonSchemaValueException as remaining:
