@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from math import isfinite
+from math import isfinite, nan
 from typing import Any, NamedTuple
 
 # Prefixed units are scaled to their base unit; everything else is kept as sent.
@@ -81,12 +81,11 @@ def normalise_plain(
     if unit is None and measurand.startswith("Energy.Active"):
         unit = "Wh"
     try:
-        value: float | None = float(raw)
+        number = float(raw)
     except ValueError:
-        value = None
-    else:
-        if not isfinite(value):  # "NaN", "inf": kept as sent (raw), never counted or priced
-            value = None
+        number = nan
+    # Not a number, or not a finite one ("NaN", "inf"): kept as sent (raw), never counted or priced.
+    value = number if isfinite(number) else None
     scale = _SCALE.get(unit)
     if scale is not None:
         unit = scale[0]
