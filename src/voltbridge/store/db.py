@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from voltbridge.store.sqlite_meter import OTHERS_CHECKPOINT_PAGES
+
 
 def _prepare_sqlite(dbapi_connection: Any, _record: object) -> None:
     # WAL lets readers (API) run beside the writer (gateway); NORMAL sync is safe with WAL.
@@ -19,6 +21,7 @@ def _prepare_sqlite(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={OTHERS_CHECKPOINT_PAGES}")  # see sqlite_meter.py
     cursor.close()
 
 
