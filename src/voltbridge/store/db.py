@@ -11,17 +11,21 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from voltbridge.store.sqlite_meter import OTHERS_CHECKPOINT_PAGES
+from voltbridge.store.sqlite_meter import tune
 
 
-def _prepare_sqlite(dbapi_connection: Any, _record: object) -> None:
-    # WAL lets readers (API) run beside the writer (gateway); NORMAL sync is safe with WAL.
+def tune_sqlite(dbapi_connection: Any, _record: object) -> None:
+    """A new connection's settings: WAL lets readers (API) run beside the writers (sqlite_meter.tune)."""
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    tune(cursor)
+    cursor.close()
+
+
+def _prepare_sqlite(dbapi_connection: Any, record: object) -> None:
+    tune_sqlite(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={OTHERS_CHECKPOINT_PAGES}")  # see sqlite_meter.py
     cursor.close()
 
 

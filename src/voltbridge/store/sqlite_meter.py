@@ -94,21 +94,33 @@ def begin(conn: sqlite3.Connection, patience: float = 30.0) -> None:
         pause = min(pause * 2, 0.002)
 
 
-# WAL pages after which this writer's commit copies them into the database (SQLite's default: 1000).
-# Each meter commit rewrites the last page of every session it carries, so a longer WAL holds many
-# copies of the same pages and a checkpoint writes each only once: at 4000 (16 MB) the stream's
-# rate rose ~9 % over 1000, for a p99 ~7 ms longer (the rarer checkpoint's stall; docs/performance.md).
-CHECKPOINT_PAGES = 4000
-# The other connections to the file (the ORM's, the multiplexer's outbox) checkpoint only when this
-# writer is not running (it starts with the first meter value), so the WAL still has a bound.
-OTHERS_CHECKPOINT_PAGES = 2 * CHECKPOINT_PAGES
+# The page size of a new database file (SQLite's default: 4096; an existing file keeps its own).
+# Each meter commit writes the last page of the (transaction, time) index of every session in it,
+# one page per message, and most of the meter writer's time went to writing those pages: with
+# 1 KB pages the stream's rate rose 6-12 % (docs/performance.md).
+PAGE_SIZE = 1024
+# WAL bytes after which this writer's commit copies the WAL into the database (SQLite's default:
+# 1000 pages). A longer WAL holds many copies of the same hot pages, and a checkpoint writes each
+# only once: 16 MB gave ~9 % more than 4 MB, for a p99 ~7 ms longer (the rarer checkpoint's stall).
+# The other connections to the file (the ORM's, the multiplexer's outbox) wait for twice as much,
+# so they checkpoint only while this writer is not running (it starts with the first meter value).
+CHECKPOINT_BYTES = 16 << 20
+
+
+def tune(cursor: Any, *, meter_writer: bool = False) -> None:
+    """The settings of every connection to the database file (`cursor` of a DB-API connection)."""
+    cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before WAL: it only applies to a new file
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a power cut loses the last commits
+    cursor.execute("PRAGMA page_size")
+    page_size = cursor.fetchone()[0]
+    share = 1 if meter_writer else 2
+    cursor.execute(f"PRAGMA wal_autocheckpoint={share * CHECKPOINT_BYTES // page_size}")
 
 
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
+    tune(conn.cursor(), meter_writer=True)
     return conn
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from voltbridge.core.upstreams.records import OutboxMessage, TransactionLink
 from voltbridge.store import Database
 from voltbridge.store.models.upstreams import UpstreamOutboxEntry, UpstreamTransaction
-from voltbridge.store.sqlite_meter import OTHERS_CHECKPOINT_PAGES
+from voltbridge.store.sqlite_meter import tune
 
 # Five parameters a row; SQLite allows 32766 parameters a statement (since 3.32), 999 before.
 ROWS_PER_INSERT = 150
@@ -84,11 +84,9 @@ class SqliteBatchStore:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            tune(conn.cursor())
             conn.execute("PRAGMA foreign_keys=ON")  # an upstream deleted meanwhile takes no new rows
             conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute(f"PRAGMA wal_autocheckpoint={OTHERS_CHECKPOINT_PAGES}")  # see sqlite_meter.py
             self._conn = conn
         return self._conn
 
