@@ -11,6 +11,9 @@ reads without running code). A request is `(plain, rows, updates)`; the answer i
 or the error's text after a rollback. The child ends when its stdin closes, so it never outlives the
 parent; it ignores SIGINT and SIGTERM, which reach a whole process group, so a stopping parent can
 still flush through it.
+
+`tune` is here too, so that the child can use it without importing the package: the settings every
+connection to the database file takes (page size of a new file, WAL, checkpoint interval).
 """
 
 from __future__ import annotations
